@@ -33,11 +33,23 @@ class Issuer:
         self._ca_key_type = key_type_of(authority.key)
         # X.509 times have whole seconds; the manifest must say exactly what the certificate says.
         now = now.replace(microsecond=0)
-        self._not_before = now - BACKDATE
         self._not_after = now + timedelta(days=days)
-        self._aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key())
-        self._eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])
-        self._basic = x509.BasicConstraints(ca=False, path_length=None)
+        self._hash = self._ca_key_type.signature_hash()
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key())
+        common = (
+            x509.CertificateBuilder()
+            .issuer_name(authority.cert.subject)
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(self._not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(aki, critical=False)
+        )
+        # Builders are immutable, so one per key usage serves every certificate of a run.
+        self._builders = {
+            is_rsa: common.add_extension(_key_usage(is_rsa=is_rsa), critical=True)
+            for is_rsa in (False, True)
+        }
 
     @property
     def not_after(self) -> datetime:
@@ -47,20 +59,13 @@ class Issuer:
         key = key_type.generate()
         public = key.public_key()
         cert = (
-            x509.CertificateBuilder()
+            self._builders[key_type.is_rsa]
             # CN = thing name: the HTTPS Jobs policy resolves the thing from
             # ${iot:Certificate.Subject.CommonName}, since thing variables do not work there.
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, thing_name)]))
-            .issuer_name(self._authority.cert.subject)
             .public_key(public)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(self._not_before)
-            .not_valid_after(self._not_after)
-            .add_extension(self._basic, critical=True)
-            .add_extension(_key_usage(key_type), critical=True)
-            .add_extension(self._eku, critical=False)
-            .add_extension(self._aki, critical=False)
-            .sign(self._authority.key, self._ca_key_type.signature_hash())
+            .sign(self._authority.key, self._hash)
         )
         return DeviceCredential(
             thing_name=thing_name,
@@ -72,12 +77,12 @@ class Issuer:
         )
 
 
-def _key_usage(key_type: KeyType) -> x509.KeyUsage:
+def _key_usage(*, is_rsa: bool) -> x509.KeyUsage:
     # RSA key exchange (TLS 1.2 RSA suites) needs keyEncipherment; ECDSA keys only sign.
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
-        key_encipherment=key_type.is_rsa,
+        key_encipherment=is_rsa,
         data_encipherment=False,
         key_agreement=False,
         key_cert_sign=False,

@@ -36,7 +36,7 @@ def storage_errors(what: Path | str) -> Iterator[None]:
         raise StorageError(f"cannot write {what}: {reason}") from exc
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
+def _write_new(path: Path | str, data: bytes, mode: int) -> None:
     # O_EXCL: a temp name is ours alone; the mode is set at creation so a key is never readable
     # by others, not even between open() and chmod().
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -67,7 +67,7 @@ def write_file_atomic(path: Path, data: bytes, *, mode: int = PUBLIC, fsync: boo
             raise
 
 
-def write_dir_atomic(path: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
+def write_dir_atomic(path: Path | str, files: Mapping[str, tuple[bytes, int]]) -> None:
     """Create directory `path` holding `files` ({name: (data, mode)}) in one rename.
 
     A device's certificate and key appear together or not at all. An existing `path` is
@@ -75,18 +75,20 @@ def write_dir_atomic(path: Path, files: Mapping[str, tuple[bytes, int]]) -> None
     must stay fast, and a device lost to a power cut is simply re-minted by the next run, because
     the manifest line is only written after this returns.
     """
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    # Plain strings, not pathlib: this runs once per device, 100k times a fleet.
+    parent, base = os.path.split(os.fspath(path))
+    tmp = os.path.join(parent, f"{TMP_PREFIX}{base}.{os.getpid()}")
     with storage_errors(path):
         try:
             os.mkdir(tmp, 0o755)
             for name, (data, mode) in files.items():
-                _write_new(tmp / name, data, mode)
+                _write_new(os.path.join(tmp, name), data, mode)
             try:
                 os.rename(tmp, path)
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-                old = path.with_name(f"{TMP_PREFIX}{path.name}.old.{os.getpid()}")
+                old = os.path.join(parent, f"{TMP_PREFIX}{base}.old.{os.getpid()}")
                 os.rename(path, old)
                 os.rename(tmp, path)
                 shutil.rmtree(old)

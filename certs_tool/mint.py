@@ -37,6 +37,7 @@ from certs_tool.fleet import (
     DeviceRecord,
     FleetPaths,
     ManifestAppender,
+    manifest_line,
     read_manifest,
     read_metadata,
     validate_thing_name,
@@ -163,9 +164,9 @@ def mint_devices(
             policies=metadata.policies,
         )
         try:
-            for batch in job.run(to_mint, workers):
-                appender.append(batch)
-                done += len(batch)
+            for minted, lines in job.run(to_mint, workers):
+                appender.append_encoded(lines)
+                done += minted
                 if on_progress:
                     on_progress(done)
         except KeyboardInterrupt:
@@ -249,7 +250,7 @@ class _MintJob:
     key_type: KeyType
     policies: tuple[str, ...]
 
-    def run(self, names: Sequence[str], workers: int) -> Iterator[list[DeviceRecord]]:
+    def run(self, names: Sequence[str], workers: int) -> Iterator[tuple[int, bytes]]:
         """Mint `names`, yielding batches of records in order, each written before it is yielded."""
         per_batch = max(8, min(512, len(names) // (workers * 8) or 1))
         batches = [names[i : i + per_batch] for i in range(0, len(names), per_batch)]
@@ -273,29 +274,34 @@ class _MintJob:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _mint_batch(names: Sequence[str]) -> list[DeviceRecord]:
+def _mint_batch(names: Sequence[str]) -> tuple[int, bytes]:
+    """Mint and write `names`; return how many, and their manifest lines ready to append.
+
+    The lines are encoded here, in the worker, so that the parent process (which shares the
+    cores) only appends bytes.
+    """
     assert _WORKER is not None, "set by _init_worker in this process"
     job, issuer, paths = _WORKER
-    records = []
+    devices_dir = os.fspath(paths.devices)
+    lines = []
     for name in names:
         credential = issuer.issue(name, job.key_type)
-        _write_credential(paths, credential)
-        records.append(
-            _record(
-                paths,
-                name,
+        _write_credential(devices_dir, credential)
+        lines.append(
+            manifest_line(
+                thing_name=name,
+                certificate_id=credential.certificate_id,
                 key_type=job.key_type,
-                cert_id=credential.certificate_id,
                 not_after=credential.not_after,
                 policies=job.policies,
             )
         )
-    return records
+    return len(lines), b"".join(lines)
 
 
-def _write_credential(paths: FleetPaths, credential: DeviceCredential) -> None:
+def _write_credential(devices_dir: str, credential: DeviceCredential) -> None:
     write_dir_atomic(
-        paths.device_dir(credential.thing_name),
+        os.path.join(devices_dir, credential.thing_name),
         {CERT_FILE: (credential.cert_pem, PUBLIC), KEY_FILE: (credential.key_pem, PRIVATE)},
     )
 

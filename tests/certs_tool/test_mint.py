@@ -380,3 +380,13 @@ class TestStorage:
             "expired" in p.message and p.subject == "devices/sim-000001/cert.pem"
             for p in report.problems
         ) or any("expired" in p.message and p.subject == "sim-000001" for p in report.problems)
+
+
+def test_minted_lines_are_the_record_encoding(make_fleet: MakeFleet) -> None:
+    # Workers write manifest lines without building DeviceRecords; they must be byte-identical.
+    from certs_tool.fleet import encode_records
+
+    fleet = make_fleet(count=3)
+    mint_devices(fleet.root, count=300, workers=2)
+    grown = load_fleet(fleet.root)
+    assert grown.paths.manifest.read_bytes() == encode_records(grown.devices)
