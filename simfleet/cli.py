@@ -1,21 +1,85 @@
-"""`simfleet`: the command line of the simulator (the emulator process and its helpers)."""
+"""`simfleet`: the command line of the simulator. Today: `simfleet emulator`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from certs_tool import CertsToolError
 from simfleet import __version__
+from simfleet.emulator.config import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, ConfigError, EmulatorConfig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return int(args.command(args))
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simfleet", description="Load-testing fleet simulator for AWS IoT Jobs."
     )
     parser.add_argument("--version", action="version", version=f"simfleet {__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    emulator = commands.add_parser(
+        "emulator",
+        help="run a local AWS IoT Core (MQTT, Jobs, control plane) for a fleet",
+        description="Serve a local AWS IoT Core for the devices of FLEET. Prints one JSON line "
+        "with its endpoints and credentials when ready; stops on SIGTERM or SIGINT.",
+    )
+    emulator.add_argument("--fleet", type=Path, required=True, help="fleet directory (certs-tool)")
+    emulator.add_argument(
+        "--state-dir",
+        type=Path,
+        required=True,
+        help="where jobs, executions and the registry are kept (SQLite)",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument("--mqtt-port", type=int, default=8883, help="0 picks a free port")
+    emulator.add_argument(
+        "--api-port", type=int, default=0, help="control-plane HTTPS port (default: a free port)"
+    )
+    emulator.add_argument("--region", default=DEFAULT_REGION)
+    emulator.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
+    emulator.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    emulator.set_defaults(command=_emulator)
+    return parser
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    # Imported here: `simfleet --help` should not pay for aiohttp and botocore.
+    from simfleet.emulator.app import serve  # noqa: PLC0415
+    from simfleet.emulator.store import StoreError  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )  # fmt: skip
+    try:
+        config = EmulatorConfig(
+            fleet_dir=args.fleet, state_dir=args.state_dir, host=args.host,
+            mqtt_port=args.mqtt_port, api_port=args.api_port, region=args.region,
+            account_id=args.account_id,
+        )  # fmt: skip
+        asyncio.run(serve(config))
+    except (ConfigError, CertsToolError, StoreError) as exc:
+        print(f"simfleet emulator: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # Typically a port already in use, or an address this machine does not have.
+        print(f"simfleet emulator: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,0 +1,171 @@
+"""The emulator process: wire the parts together, register the fleet, print the ready line,
+serve until SIGTERM or SIGINT, then close the store and exit 0.
+
+    Store ─ Registry ─ JobsService ─ ControlPlane ── HttpsApiServer (boto3 "iot")
+                           │  ▲
+               notify ─────┘  └──── jobs requests
+                           ▼
+                 Broker ── BrokerServer (MQTT over mutual TLS)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from certs_tool import Fleet, load_fleet
+from certs_tool.files import PRIVATE, storage_errors, write_file_atomic
+from simfleet.emulator.broker import Broker, BrokerConfig, BrokerServer, ssl_context_for_fleet
+from simfleet.emulator.clock import Clock, SystemClock
+from simfleet.emulator.config import EmulatorConfig
+from simfleet.emulator.control_plane import ControlPlane
+from simfleet.emulator.http import HttpsApiServer, control_plane_api
+from simfleet.emulator.jobs_service import JobsService
+from simfleet.emulator.registry import Registry
+from simfleet.emulator.store import Store
+
+log = logging.getLogger("simfleet.emulator")
+CREDENTIALS_FILE = "credentials.json"
+# AWS access key ids are 20 upper-case characters starting with AKIA; ours says what it is.
+ACCESS_KEY_PREFIX = "AKIASIMFLEET"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+
+
+def load_or_create_credentials(state_dir: Path) -> Credentials:
+    """The control plane's key pair, kept in the state directory so that a restarted emulator
+    accepts the clients of the previous run."""
+    path = state_dir / CREDENTIALS_FILE
+    try:
+        raw = json.loads(path.read_text())
+        return Credentials(
+            access_key_id=raw["accessKeyId"], secret_access_key=raw["secretAccessKey"]
+        )
+    except FileNotFoundError:
+        pass
+    credentials = Credentials(
+        access_key_id=ACCESS_KEY_PREFIX + secrets.token_hex(4).upper(),
+        secret_access_key=secrets.token_urlsafe(30),
+    )
+    text = json.dumps(
+        {
+            "accessKeyId": credentials.access_key_id,
+            "secretAccessKey": credentials.secret_access_key,
+        }
+    )
+    write_file_atomic(path, text.encode(), mode=PRIVATE)
+    return credentials
+
+
+class Emulator:
+    """Everything one emulator runs, started and stopped together."""
+
+    def __init__(self, config: EmulatorConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.fleet: Fleet = load_fleet(config.fleet_dir)
+        with storage_errors(config.state_dir):
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.credentials = load_or_create_credentials(config.state_dir)
+        self.store = Store.open(config.state_dir)
+        self.registry = Registry(self.store, clock=self.clock)
+        self.new_devices = self.registry.register_fleet(self.fleet)
+        self._broker: Broker | None = None
+        self.jobs = JobsService(self.store, self.registry, self.clock, self._notify)
+        self.control_plane = ControlPlane(
+            self.registry, self.jobs, region=config.region, account_id=config.account_id,
+            clock=self.clock,
+        )  # fmt: skip
+        self._mqtt: BrokerServer | None = None
+        self._api: HttpsApiServer | None = None
+
+    def _notify(self, topic: str, payload: bytes) -> None:
+        if self._broker is not None:
+            self._broker.publish_internal(topic, payload)
+
+    async def start(self) -> dict[str, Any]:
+        """Listen on every port; return the ready line's fields."""
+        loop = asyncio.get_running_loop()
+        self._broker = Broker(
+            principals=self.registry,
+            jobs=self.jobs,
+            clock=self.clock,
+            scheduler=loop,
+            config=BrokerConfig(region=self.config.region, account_id=self.config.account_id),
+        )
+        self._mqtt = BrokerServer(self._broker)
+        context = ssl_context_for_fleet(
+            self.fleet.server_cert_path, self.fleet.server_key_path, self.fleet.ca_cert_path
+        )
+        mqtt_port = await self._mqtt.start(self.config.host, self.config.mqtt_port, context)
+        api = control_plane_api(
+            self.control_plane,
+            credentials={self.credentials.access_key_id: self.credentials.secret_access_key},
+            region=self.config.region,
+            clock=self.clock,
+        )
+        self._api = HttpsApiServer(
+            api, certificate=self.fleet.server_cert_path, private_key=self.fleet.server_key_path
+        )
+        api_port = await self._api.start(self.config.host, self.config.api_port)
+        url_host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return {
+            "host": self.config.host,
+            "mqtt_port": mqtt_port,
+            "api_url": f"https://{url_host}:{api_port}",
+            "region": self.config.region,
+            "account_id": self.config.account_id,
+            "access_key_id": self.credentials.access_key_id,
+            "secret_access_key": self.credentials.secret_access_key,
+            "ca_file": str(self.fleet.ca_cert_path.resolve()),
+            "devices": len(self.fleet.devices),
+            "state_dir": str(self.config.state_dir.resolve()),
+            "pid": os.getpid(),
+        }
+
+    @property
+    def broker(self) -> Broker:
+        if self._broker is None:
+            raise RuntimeError("the emulator is not started")
+        return self._broker
+
+    async def close(self) -> None:
+        if self._mqtt is not None:
+            await self._mqtt.close()
+        if self._api is not None:
+            await self._api.close()
+        self.store.close()
+
+
+async def serve(config: EmulatorConfig) -> None:
+    """Run until SIGTERM or SIGINT; print the ready line on stdout once listening."""
+    emulator = Emulator(config)
+    try:
+        ready = await emulator.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "serving %d devices (%d new): MQTT on %s:%d, control plane %s",
+            ready["devices"], emulator.new_devices, config.host, ready["mqtt_port"],
+            ready["api_url"],
+        )  # fmt: skip
+        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await emulator.close()

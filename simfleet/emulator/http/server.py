@@ -1,0 +1,105 @@
+"""The HTTPS driver: aiohttp over TLS with the fleet's server certificate, in front of a
+`RestJsonApi`. It only moves bytes: read the request (bounded), hand it to the API, write the
+answer. aiohttp's low-level `web.Server` is enough, since the API does its own routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from pathlib import Path
+
+from aiohttp import web
+
+from simfleet.emulator.http.api import RestJsonApi
+from simfleet.emulator.http.messages import ApiRequest
+
+# How long close() lets in-flight requests finish; control-plane calls take milliseconds.
+SHUTDOWN_TIMEOUT_SECONDS = 2.0
+
+
+def server_ssl_context(certificate: Path, private_key: Path) -> ssl.SSLContext:
+    """TLS 1.2+ with the given certificate; no client certificate (SigV4 authenticates)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, private_key)
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
+    """The body and False, or b"" and True once it goes past `limit` (the rest is not read)."""
+    if request.content_length is not None and request.content_length > limit:
+        return b"", True
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body += chunk
+        if len(body) > limit:
+            return b"", True
+    return bytes(body), False
+
+
+class HttpsApiServer:
+    """Serves one RestJsonApi over HTTPS: `await start(host, port)` → the bound port."""
+
+    def __init__(self, api: RestJsonApi, *, certificate: Path, private_key: Path) -> None:
+        self._api = api
+        self._ssl = server_ssl_context(certificate, private_key)
+        self._runner: web.ServerRunner | None = None
+        self._web_server: web.Server | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen on host:port (0 picks a free port) and return the port bound."""
+        if self._runner is not None:
+            raise RuntimeError("the server is already started")
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+        web_server = web.Server(self._handle, access_log=None)
+        runner = web.ServerRunner(web_server, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+        try:
+            await runner.setup()
+            await web.SockSite(runner, sock, ssl_context=self._ssl).start()
+        except BaseException:
+            await runner.cleanup()
+            sock.close()
+            raise
+        self._runner, self._web_server = runner, web_server
+        self._port = int(sock.getsockname()[1])
+        return self._port
+
+    async def close(self) -> None:
+        """Stop listening, let in-flight requests finish, close every connection. Idempotent."""
+        runner, web_server = self._runner, self._web_server
+        self._runner = self._web_server = None
+        if runner is None or web_server is None:
+            return
+        transports = [handler.transport for handler in web_server.connections if handler.transport]
+        await runner.cleanup()
+        # aiohttp closes each connection, but closing TLS waits for the peer's close_notify,
+        # which an idle keep-alive client never sends: abort the rest, so that every socket
+        # is closed when close() returns (connection_lost closes it on the next loop turn).
+        for transport in transports:
+            transport.abort()
+        await asyncio.sleep(0)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        body, oversized = await _read_body(request, self._api.max_body_bytes)
+        answer = self._api.handle(
+            ApiRequest.from_pairs(
+                method=request.method,
+                target=request.raw_path,
+                headers=request.headers.items(),
+                body=body,
+                oversized=oversized,
+            )
+        )
+        return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
