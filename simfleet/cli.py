@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
     emulator.add_argument("--mqtt-port", type=int, default=8883, help="0 picks a free port")
     emulator.add_argument(
+        "--jobs-port", type=int, default=8443,
+        help="HTTPS Jobs device API port (device certificate or SigV4); 0 picks a free port",
+    )  # fmt: skip
+    emulator.add_argument(
         "--api-port", type=int, default=0, help="control-plane HTTPS port (default: a free port)"
     )
     emulator.add_argument("--region", default=DEFAULT_REGION)
@@ -69,8 +73,8 @@ def _emulator(args: argparse.Namespace) -> int:
     try:
         config = EmulatorConfig(
             fleet_dir=args.fleet, state_dir=args.state_dir, host=args.host,
-            mqtt_port=args.mqtt_port, api_port=args.api_port, region=args.region,
-            account_id=args.account_id,
+            mqtt_port=args.mqtt_port, jobs_port=args.jobs_port, api_port=args.api_port,
+            region=args.region, account_id=args.account_id,
         )  # fmt: skip
         asyncio.run(serve(config))
     except (ConfigError, CertsToolError, StoreError) as exc:

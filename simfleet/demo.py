@@ -119,7 +119,8 @@ def prepare_fleet(root: Path, devices: int) -> Fleet:
 def start_emulator(fleet: Fleet, state_dir: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "simfleet.cli", "emulator", "--fleet", str(fleet.root),
-         "--state-dir", str(state_dir), "--mqtt-port", "0", "--log-level", "WARNING"],
+         "--state-dir", str(state_dir), "--mqtt-port", "0", "--jobs-port", "0",
+         "--log-level", "WARNING"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None

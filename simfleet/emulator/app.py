@@ -2,15 +2,16 @@
 serve until SIGTERM or SIGINT, then close the store and exit 0.
 
     Store ─ Registry ─ JobsService ─ ControlPlane ── HttpsApiServer (boto3 "iot")
-                           │  ▲
-               notify ─────┘  └──── jobs requests
-                           ▼
+                           │  ▲  ▲
+               notify ─────┘  │  └── JobsHttpServer (HTTPS Jobs API: device certificate or SigV4)
+                           ▼  └──── MQTT jobs requests
                  Broker ── BrokerServer (MQTT over mutual TLS)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from simfleet.emulator.clock import Clock, SystemClock
 from simfleet.emulator.config import EmulatorConfig
 from simfleet.emulator.control_plane import ControlPlane
 from simfleet.emulator.http import HttpsApiServer, control_plane_api
+from simfleet.emulator.jobs_http import JobsHttpConfig, JobsHttpCounters, JobsHttpServer
 from simfleet.emulator.jobs_service import JobsService
 from simfleet.emulator.registry import Registry
 from simfleet.emulator.store import Store
@@ -89,7 +91,9 @@ class Emulator:
             clock=self.clock,
         )  # fmt: skip
         self._mqtt: BrokerServer | None = None
+        self._jobs_http: JobsHttpServer | None = None
         self._api: HttpsApiServer | None = None
+        self._timers: asyncio.Task[None] | None = None
 
     def _notify(self, topic: str, payload: bytes) -> None:
         if self._broker is not None:
@@ -110,6 +114,19 @@ class Emulator:
             self.fleet.server_cert_path, self.fleet.server_key_path, self.fleet.ca_cert_path
         )
         mqtt_port = await self._mqtt.start(self.config.host, self.config.mqtt_port, context)
+        self._jobs_http = JobsHttpServer(
+            jobs=self.jobs,
+            principals=self.registry,
+            credentials={self.credentials.access_key_id: self.credentials.secret_access_key},
+            certificate=self.fleet.server_cert_path,
+            private_key=self.fleet.server_key_path,
+            ca_file=self.fleet.ca_cert_path,
+            config=JobsHttpConfig(region=self.config.region, account_id=self.config.account_id),
+            clock=self.clock,
+            # One count of policy denials across MQTT and HTTPS.
+            counters=JobsHttpCounters(policy_denials=self._broker.counters.denials),
+        )
+        jobs_port = await self._jobs_http.start(self.config.host, self.config.jobs_port)
         api = control_plane_api(
             self.control_plane,
             credentials={self.credentials.access_key_id: self.credentials.secret_access_key},
@@ -120,10 +137,12 @@ class Emulator:
             api, certificate=self.fleet.server_cert_path, private_key=self.fleet.server_key_path
         )
         api_port = await self._api.start(self.config.host, self.config.api_port)
+        self._timers = asyncio.create_task(self._drive_jobs(), name="jobs-timers")
         url_host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
         return {
             "host": self.config.host,
             "mqtt_port": mqtt_port,
+            "jobs_port": jobs_port,
             "api_url": f"https://{url_host}:{api_port}",
             "region": self.config.region,
             "account_id": self.config.account_id,
@@ -135,6 +154,19 @@ class Emulator:
             "pid": os.getpid(),
         }
 
+    async def _drive_jobs(self) -> None:
+        """Rollouts, timeouts, retries and aborts happen at their time even when no device
+        speaks: wake at the next deadline (whole seconds), at least once a second."""
+        while True:
+            due = self.jobs.next_deadline()
+            delay = 1.0 if due is None else min(1.0, max(0.0, due - self.clock.now()))
+            await asyncio.sleep(delay)
+            try:
+                self.jobs.tick()
+            except Exception:
+                # One bad tick must not stop every later timer; it is logged with its cause.
+                log.exception("jobs timer tick failed")
+
     @property
     def broker(self) -> Broker:
         if self._broker is None:
@@ -142,8 +174,14 @@ class Emulator:
         return self._broker
 
     async def close(self) -> None:
+        if self._timers is not None:
+            self._timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timers
         if self._mqtt is not None:
             await self._mqtt.close()
+        if self._jobs_http is not None:
+            await self._jobs_http.close()
         if self._api is not None:
             await self._api.close()
         self.store.close()
@@ -159,9 +197,9 @@ async def serve(config: EmulatorConfig) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info(
-            "serving %d devices (%d new): MQTT on %s:%d, control plane %s",
+            "serving %d devices (%d new): MQTT on %s:%d, Jobs HTTPS on port %d, control plane %s",
             ready["devices"], emulator.new_devices, config.host, ready["mqtt_port"],
-            ready["api_url"],
+            ready["jobs_port"], ready["api_url"],
         )  # fmt: skip
         sys.stdout.write(json.dumps(ready) + "\n")
         sys.stdout.flush()

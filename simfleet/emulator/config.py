@@ -23,6 +23,7 @@ class EmulatorConfig:
     state_dir: Path
     host: str = "127.0.0.1"
     mqtt_port: int = 8883
+    jobs_port: int = 8443
     api_port: int = 0
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT_ID
@@ -32,7 +33,7 @@ class EmulatorConfig:
             ipaddress.ip_address(self.host)
         except ValueError:
             raise ConfigError(f"--host must be an IP address, not {self.host!r}") from None
-        for name in ("mqtt_port", "api_port"):
+        for name in ("mqtt_port", "jobs_port", "api_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0-65535, not {port}")

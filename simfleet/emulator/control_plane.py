@@ -5,9 +5,10 @@ exactly as the members of botocore's `iot` model; it returns a dict in the opera
 shape (`{}` for operations without one) and raises AwsError with AWS's code. The HTTP layer
 looks methods up through `ControlPlane.OPERATIONS` and answers any other operation itself.
 
-Members of an implemented operation that the emulator does not implement arrive in
-`**unsupported` and are refused when set, with 501 NotImplementedException as the HTTP layer
-answers an operation it does not know (never silently ignored).
+Members of an implemented operation that the emulator does not implement (presignedUrlConfig,
+namespaceId, schedulingConfig, ...) arrive in `**unsupported` and are refused when set, with 501
+NotImplementedException as the HTTP layer answers an operation it does not know (never
+silently ignored).
 """
 
 from __future__ import annotations
@@ -19,19 +20,20 @@ from simfleet.emulator.clock import Clock
 from simfleet.emulator.control_shapes import (
     check_enum,
     check_reason_code,
+    check_status_details,
     check_text,
     execution_shape,
     execution_summary,
     job_shape,
     job_summary,
-    not_implemented,
     paginate,
     parse_document,
     put,
     refuse_unsupported,
 )
 from simfleet.emulator.errors import invalid_request
-from simfleet.emulator.jobs_service import JobsService
+from simfleet.emulator.job_config import ABORT, RETRY, ROLLOUT, TIMEOUT, JobConfig
+from simfleet.emulator.jobs_service import JobsService, TargetKind
 from simfleet.emulator.records import JobStatus, TargetSelection
 from simfleet.emulator.registry import Registry
 from simfleet.emulator.registry_control import RegistryControl
@@ -46,10 +48,12 @@ class ControlPlane(RegistryControl):
     OPERATIONS: ClassVar[Mapping[str, str]] = {
         "AddThingToThingGroup": "add_thing_to_thing_group",
         "CancelJob": "cancel_job",
+        "CancelJobExecution": "cancel_job_execution",
         "CreateJob": "create_job",
         "CreateThing": "create_thing",
         "CreateThingGroup": "create_thing_group",
         "DeleteJob": "delete_job",
+        "DeleteJobExecution": "delete_job_execution",
         "DescribeCertificate": "describe_certificate",
         "DescribeJob": "describe_job",
         "DescribeJobExecution": "describe_job_execution",
@@ -61,6 +65,7 @@ class ControlPlane(RegistryControl):
         "ListJobs": "list_jobs",
         "ListThings": "list_things",
         "UpdateCertificate": "update_certificate",
+        "UpdateJob": "update_job",
     }
 
     def __init__(
@@ -75,6 +80,32 @@ class ControlPlane(RegistryControl):
         super().__init__(registry, region=region, account_id=account_id, clock=clock)
         self._jobs = jobs
 
+    # --- thing groups: continuous jobs reach the things that join -------------------------
+
+    def add_thing_to_thing_group(
+        self,
+        *,
+        thingGroupName: str | None = None,
+        thingGroupArn: str | None = None,
+        thingName: str | None = None,
+        thingArn: str | None = None,
+        overrideDynamicGroups: bool | None = None,
+        **unsupported: object,
+    ) -> dict[str, Any]:
+        out = super().add_thing_to_thing_group(
+            thingGroupName=thingGroupName,
+            thingGroupArn=thingGroupArn,
+            thingName=thingName,
+            thingArn=thingArn,
+            overrideDynamicGroups=overrideDynamicGroups,
+            **unsupported,
+        )
+        self._jobs.thing_joined_group(
+            self._name_or_arn(thingName, thingArn, TargetKind.THING),
+            self._name_or_arn(thingGroupName, thingGroupArn, TargetKind.THING_GROUP),
+        )
+        return out
+
     # --- jobs -----------------------------------------------------------------------------
 
     def create_job(
@@ -85,6 +116,10 @@ class ControlPlane(RegistryControl):
         document: str | None = None,
         description: str | None = None,
         targetSelection: str | None = None,
+        jobExecutionsRolloutConfig: Mapping[str, Any] | None = None,
+        abortConfig: Mapping[str, Any] | None = None,
+        timeoutConfig: Mapping[str, Any] | None = None,
+        jobExecutionsRetryConfig: Mapping[str, Any] | None = None,
         tags: list[Mapping[str, str]] | None = None,
         **unsupported: object,
     ) -> dict[str, Any]:
@@ -92,19 +127,27 @@ class ControlPlane(RegistryControl):
         del tags
         refuse_unsupported(unsupported)
         _check_job_id(jobId)
-        if targetSelection not in (None, TargetSelection.SNAPSHOT.value):
-            check_enum(targetSelection, (s.value for s in TargetSelection), "targetSelection")
-            raise not_implemented("CONTINUOUS jobs")
+        check_enum(targetSelection, (s.value for s in TargetSelection), "targetSelection")
         if document is None:
             raise invalid_request("A job needs a document or a documentSource")
         parse_document(document)
         if not targets:
             raise invalid_request("targets must hold at least one thing or thing group ARN")
+        config = JobConfig.from_members(
+            {
+                ROLLOUT: jobExecutionsRolloutConfig,
+                ABORT: abortConfig,
+                TIMEOUT: timeoutConfig,
+                RETRY: jobExecutionsRetryConfig,
+            }
+        )
         job = self._jobs.create_job(
             job_id=jobId,
             targets=[self._target(arn) for arn in targets],
             document=document,
             description=check_text(description, "description"),
+            config=config,
+            target_selection=TargetSelection(targetSelection or TargetSelection.SNAPSHOT.value),
         )
         out = {"jobArn": self._job_arn(job.job_id), "jobId": job.job_id}
         put(out, "description", job.description)
@@ -119,6 +162,31 @@ class ControlPlane(RegistryControl):
         job = self._jobs.job(jobId)
         counts = self._jobs.status_counts(jobId)
         return {"job": job_shape(job, self._job_arn(jobId), counts)}
+
+    def update_job(
+        self,
+        *,
+        jobId: str,
+        description: str | None = None,
+        jobExecutionsRolloutConfig: Mapping[str, Any] | None = None,
+        abortConfig: Mapping[str, Any] | None = None,
+        timeoutConfig: Mapping[str, Any] | None = None,
+        jobExecutionsRetryConfig: Mapping[str, Any] | None = None,
+        **unsupported: object,
+    ) -> dict[str, Any]:
+        refuse_unsupported(unsupported)
+        config = self._jobs.config(jobId).updated(
+            {
+                ROLLOUT: jobExecutionsRolloutConfig,
+                ABORT: abortConfig,
+                TIMEOUT: timeoutConfig,
+                RETRY: jobExecutionsRetryConfig,
+            }
+        )
+        self._jobs.update_job(
+            jobId, description=check_text(description, "description"), config=config
+        )
+        return {}
 
     def list_jobs(
         self,
@@ -171,6 +239,39 @@ class ControlPlane(RegistryControl):
     ) -> dict[str, Any]:
         refuse_unsupported(unsupported)
         self._jobs.delete_job(jobId, force=bool(force))
+        return {}
+
+    def cancel_job_execution(
+        self,
+        *,
+        jobId: str,
+        thingName: str,
+        force: bool | None = None,
+        expectedVersion: int | None = None,
+        statusDetails: Mapping[str, str] | None = None,
+        **unsupported: object,
+    ) -> dict[str, Any]:
+        refuse_unsupported(unsupported)
+        self._jobs.cancel_execution(
+            thingName,
+            jobId,
+            force=bool(force),
+            expected_version=expectedVersion,
+            status_details=check_status_details(statusDetails),
+        )
+        return {}
+
+    def delete_job_execution(
+        self,
+        *,
+        jobId: str,
+        thingName: str,
+        executionNumber: int,
+        force: bool | None = None,
+        **unsupported: object,
+    ) -> dict[str, Any]:
+        refuse_unsupported(unsupported)
+        self._jobs.delete_execution(thingName, jobId, executionNumber, force=bool(force))
         return {}
 
     def get_job_document(

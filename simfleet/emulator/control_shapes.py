@@ -29,6 +29,9 @@ DEFAULT_PAGE_SIZE: Final = MAX_RESULTS
 _NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # ThingName, ThingGroupName
 _REASON_CODE = re.compile(r"[A-Z0-9_]{1,128}")  # ReasonCode: [\p{Upper}\p{Digit}_]+
 _MAX_TEXT = 2028  # JobDescription, Comment
+_DETAIL_KEY = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # DetailsKey
+_MAX_DETAIL_VALUE = 1024  # DetailsValue
+_MAX_DETAILS = 10
 
 # JobProcessDetails: one count per execution status.
 PROCESS_COUNTS: Final[Mapping[ExecutionStatus, str]] = {
@@ -107,6 +110,23 @@ def check_attributes(attributes: Mapping[str, str] | None) -> dict[str, str]:
         ):
             raise invalid_request(f"invalid value for attribute {name!r}")
     return checked
+
+
+def check_status_details(details: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """statusDetails (DetailsMap): at most 10 pairs (CancelJobExecution), keys 1-128 of
+    [a-zA-Z0-9:_-], values 1-1024 characters with no control ones (spec §1.2)."""
+    if details is None:
+        return None
+    if len(details) > _MAX_DETAILS:
+        raise invalid_request(f"statusDetails holds at most {_MAX_DETAILS} name/value pairs")
+    for key, value in details.items():
+        if not _DETAIL_KEY.fullmatch(key):
+            raise invalid_request("statusDetails keys must be 1-128 characters of [a-zA-Z0-9:_-]")
+        if not isinstance(value, str) or not 1 <= len(value) <= _MAX_DETAIL_VALUE:
+            raise invalid_request(f"statusDetails.{key} must be 1-{_MAX_DETAIL_VALUE} characters")
+        if any(unicodedata.category(c).startswith("C") for c in value):
+            raise invalid_request(f"statusDetails.{key} must not hold control characters")
+    return details
 
 
 def check_enum(value: str | None, allowed: Iterable[str], member: str) -> str | None:
@@ -194,6 +214,8 @@ def job_shape(job: Job, arn: str, counts: Mapping[ExecutionStatus, int]) -> dict
         out["forceCanceled"] = job.force_canceled
     put(out, "reasonCode", job.reason_code)
     put(out, "comment", job.comment)
+    # The configuration members, as JobConfig.to_members() stored them (Job shape's names).
+    out.update(job.config)
     out["jobProcessDetails"] = {
         member: counts.get(status, 0) for status, member in PROCESS_COUNTS.items()
     }

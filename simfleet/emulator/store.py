@@ -16,6 +16,10 @@ slower (random-order B-tree inserts of 64-character certificate ids).
 Writes outside `transaction()` are committed one statement at a time (autocommit); bulk work
 (fleet registration, queueing a job's executions) groups its statements in one transaction.
 
+Schema versions: 1 (emulator part 1); 2 adds the rollouts of jobs (their progress and the
+things they still have to notify). A version-1 database is migrated in place when opened (the
+new tables start empty: part 1 had no rollouts); any other version is refused.
+
 Errors:
     StoreError   the state directory holds no usable database (another schema version, not
                  SQLite, unwritable)
@@ -41,13 +45,13 @@ from simfleet.emulator.records import (
     Thing,
     ThingGroup,
 )
+from simfleet.emulator.rollout import RolloutState
 from simfleet.jobs import ExecutionRecord, ExecutionStatus
 
 DATABASE_FILE: Final = "emulator.db"
-SCHEMA_VERSION: Final = 1  # the number _SCHEMA writes; a new schema is a new number
+SCHEMA_VERSION: Final = 2  # a new schema is a new number, with a migration from the last
 
-_SCHEMA: Final = """
-BEGIN;
+_SCHEMA_V1: Final = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 INSERT INTO schema_version VALUES (1);
 CREATE TABLE ca_certificates (
@@ -78,7 +82,18 @@ CREATE TABLE executions (
     started_at INTEGER, last_updated_at INTEGER NOT NULL, version_number INTEGER NOT NULL,
     in_progress_timeout_minutes INTEGER, in_progress_deadline INTEGER, step_deadline INTEGER,
     PRIMARY KEY (thing_name, job_id, execution_number)) WITHOUT ROWID;
-COMMIT;
+"""
+
+# Version 2: a job's rollout (rollout.py), one row per job still rolling out, and the things
+# it fixed at CreateJob in their order; position 0 is the first thing notified.
+_MIGRATE_TO_V2: Final = """
+CREATE TABLE rollouts (
+    job_id TEXT PRIMARY KEY, released INTEGER NOT NULL, stage INTEGER NOT NULL,
+    segment_start INTEGER NOT NULL, segment_units INTEGER NOT NULL);
+CREATE TABLE rollout_things (
+    job_id TEXT NOT NULL, position INTEGER NOT NULL, thing_name TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)) WITHOUT ROWID;
+UPDATE schema_version SET version = 2;
 """
 
 _PUT_EXECUTION: Final = "INSERT OR REPLACE INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -349,6 +364,47 @@ class Store:
             ((r.thing_name, r.job_id, r.execution_number) for r in executions),
         )
         self._db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+        self.delete_rollout(job_id)
+
+    # --- rollouts -------------------------------------------------------------------------
+
+    def rollouts(self) -> dict[str, RolloutState]:
+        rows = self._db.execute(
+            "SELECT job_id, released, stage, segment_start, segment_units FROM rollouts"
+        )
+        return {
+            job_id: RolloutState(
+                released=released, stage=stage, segment_start=start, segment_units=units
+            )
+            for job_id, released, stage, start, units in rows
+        }
+
+    def put_rollout(self, job_id: str, state: RolloutState) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO rollouts VALUES (?,?,?,?,?)",
+            (job_id, state.released, state.stage, state.segment_start, state.segment_units),
+        )
+
+    def put_rollout_things(self, job_id: str, things: Iterable[str]) -> None:
+        """The things a rollout notifies, in order (written once, at CreateJob)."""
+        self._db.executemany(
+            "INSERT INTO rollout_things VALUES (?,?,?)",
+            ((job_id, position, thing) for position, thing in enumerate(things)),
+        )
+
+    def rollout_things(self, job_id: str, start: int) -> list[str]:
+        """The rollout's things from position `start` on, in order."""
+        rows = self._db.execute(
+            "SELECT thing_name FROM rollout_things WHERE job_id=? AND position>=?"
+            " ORDER BY position",
+            (job_id, start),
+        )
+        return [row[0] for row in rows]
+
+    def delete_rollout(self, job_id: str) -> None:
+        """The rollout is over (every thing notified, or the job canceled or deleted)."""
+        self._db.execute("DELETE FROM rollouts WHERE job_id=?", (job_id,))
+        self._db.execute("DELETE FROM rollout_things WHERE job_id=?", (job_id,))
 
     def executions(self, documents: Mapping[str, Mapping[str, Any]]) -> list[ExecutionRecord]:
         """Every execution, each carrying its job's parsed document from `documents` (one
@@ -384,15 +440,24 @@ class Store:
     def put_executions(self, records: Iterable[ExecutionRecord]) -> None:
         self._db.executemany(_PUT_EXECUTION, map(_execution_row, records))
 
+    def delete_execution(self, record: ExecutionRecord) -> None:
+        self._db.execute(
+            "DELETE FROM executions WHERE thing_name=? AND job_id=? AND execution_number=?",
+            (record.thing_name, record.job_id, record.execution_number),
+        )
+
 
 def _check_schema(db: sqlite3.Connection, path: Path) -> None:
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if not tables:
-        db.executescript(_SCHEMA)
+        db.executescript(f"BEGIN; {_SCHEMA_V1} {_MIGRATE_TO_V2} COMMIT;")
         return
     row = None
     if "schema_version" in tables:
         row = db.execute("SELECT version FROM schema_version").fetchone()
+    if row is not None and row[0] == 1:
+        db.executescript(f"BEGIN; {_MIGRATE_TO_V2} COMMIT;")
+        return
     if row is None or row[0] != SCHEMA_VERSION:
         found = "none" if row is None else row[0]
         raise StoreError(

@@ -37,7 +37,7 @@ class EmulatorProcess:
     def start(self, *extra: str) -> EmulatorProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "simfleet.cli", "emulator", "--fleet", str(self.fleet.root),
-             "--state-dir", str(self.state_dir), "--mqtt-port", "0", *extra],
+             "--state-dir", str(self.state_dir), "--mqtt-port", "0", "--jobs-port", "0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         lines: queue.Queue[str] = queue.Queue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import ssl
+import time
 import urllib.error
 import urllib.request
 
@@ -158,3 +159,25 @@ def test_state_survives_a_restart(make_fleet: MakeFleet, tmp_path, how: str) -> 
         assert queued["execution"]["versionNumber"] == 1
     finally:
         assert second.stop()[0] == 0
+
+
+def test_rollout_advances_with_no_device_traffic(emulator: EmulatorProcess) -> None:
+    # The app's timer loop releases a rollout's executions on time by itself: at 60 per
+    # minute, one thing a second (the allowance builds up within the minute).
+    iot = emulator.iot()
+    things = [d.thing_name for d in emulator.fleet.devices]
+    iot.create_job(
+        jobId="slow-roll",
+        targets=[emulator.thing_arn(t) for t in things],
+        document="{}",
+        jobExecutionsRolloutConfig={"maximumPerMinute": 60},
+    )
+    first = iot.describe_job(jobId="slow-roll")["job"]["jobProcessDetails"]
+    assert first.get("numberOfQueuedThings", 0) < len(things)
+    deadline = time.monotonic() + 15
+    queued = first.get("numberOfQueuedThings", 0)
+    while queued < len(things) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        details = iot.describe_job(jobId="slow-roll")["job"]["jobProcessDetails"]
+        queued = details.get("numberOfQueuedThings", 0)
+    assert queued == len(things)

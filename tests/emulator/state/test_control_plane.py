@@ -160,6 +160,26 @@ def test_outputs_have_the_models_shapes(state: State, things: list[str]) -> None
             "DescribeJobExecution",
             lambda: control.describe_job_execution(jobId="job-1", thingName=things[0]),
         ),
+        (
+            "UpdateJob",
+            lambda: control.update_job(
+                jobId="job-1",
+                description="second",
+                timeoutConfig={"inProgressTimeoutInMinutes": 30},
+            ),
+        ),
+        (
+            "CancelJobExecution",
+            lambda: control.cancel_job_execution(
+                jobId="job-1", thingName=things[1], statusDetails={"why": "test"}
+            ),
+        ),
+        (
+            "DeleteJobExecution",
+            lambda: control.delete_job_execution(
+                jobId="job-1", thingName=things[1], executionNumber=1
+            ),
+        ),
         ("DescribeThing", lambda: control.describe_thing(thingName="extra")),
         ("ListThings", lambda: control.list_things(maxResults=2)),
         ("DescribeThingGroup", lambda: control.describe_thing_group(thingGroupName="leaf")),
@@ -253,10 +273,9 @@ _TOO_BIG = json.dumps({"pad": "x" * MAX_DOCUMENT_BYTES})
         ),
         pytest.param({"targets": [arn("job", "j")]}, "InvalidRequestException", id="not-a-target"),
         pytest.param({"targets": ["sim-000000"]}, "InvalidRequestException", id="not-an-arn"),
-        pytest.param({"targetSelection": "CONTINUOUS"}, "NotImplementedException", id="continuous"),
         pytest.param({"targetSelection": "SOMETIMES"}, "InvalidRequestException", id="selection"),
         pytest.param(
-            {"timeoutConfig": {"inProgressTimeoutInMinutes": 5}},
+            {"presignedUrlConfig": {"expiresInSec": 60}},
             "NotImplementedException",
             id="unsupported-member",
         ),

@@ -1,0 +1,192 @@
+"""The aiohttp driver of the Jobs HTTPS API: one port, TLS with the fleet's server
+certificate, a client certificate optional (issue #4, item 1).
+
+A caller that presents a certificate must chain it to the fleet CA (else the handshake fails)
+and is a device: `DeviceApi`, IoT Core policies. A caller without one is an operator or a cloud
+service: `SigV4JobsApi`, SigV4 for `iot-jobs-data`. AWS serves the two on different ports (8443
+and 443, spec §2); one port serving both lets a device fleet and boto3 share an endpoint URL.
+
+The verified peer certificate is read per request from the TLS object of the connection
+(aiohttp's transport exposes it); one connection is one TLS session, so it cannot change
+between the requests of a keep-alive connection.
+
+Why not `simfleet.emulator.http.HttpsApiServer`: its TLS context asks for no client
+certificate, its handler knows one `RestJsonApi`, and its site costs 295 KB per idle
+connection (tls.py). aiohttp's low-level `web.Server` is used the same way here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from simfleet.emulator.clock import Clock
+from simfleet.emulator.http import ApiRequest, ApiResponse
+from simfleet.emulator.jobs_http.config import JobsHttpConfig
+from simfleet.emulator.jobs_http.counters import JobsHttpCounters
+from simfleet.emulator.jobs_http.device_api import DeviceApi, DeviceCall
+from simfleet.emulator.jobs_http.devices import DeviceAuthorizers
+from simfleet.emulator.jobs_http.errors import ServerStateError
+from simfleet.emulator.jobs_http.ports import (
+    Authorize,
+    JobsHandler,
+    PrincipalSource,
+    allow_every_caller,
+)
+from simfleet.emulator.jobs_http.sigv4_api import SigV4JobsApi
+from simfleet.emulator.jobs_http.tls import SlimTlsSite, jobs_ssl_context
+
+
+async def _read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
+    """The body and False, or b"" and True once it goes past `limit` (the rest is not read)."""
+    if request.content_length is not None and request.content_length > limit:
+        return b"", True
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body += chunk
+        if len(body) > limit:
+            return b"", True
+    return bytes(body), False
+
+
+def _peer(request: web.BaseRequest) -> tuple[bytes | None, str | None]:
+    """The DER of the verified client certificate (None without one) and the peer's address."""
+    transport = request.transport
+    if transport is None:
+        return None, None
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+    peer = transport.get_extra_info("peername")
+    # An IPv6 zone is no part of aws:SourceIp.
+    address = str(peer[0]).partition("%")[0] if peer else None
+    return der, address
+
+
+class JobsHttpServer:
+    """Serves the Jobs HTTPS API: `await start(host, port)` → the bound port; `close()`."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobsHandler,
+        principals: PrincipalSource,
+        credentials: Mapping[str, str],
+        certificate: Path,
+        private_key: Path,
+        ca_file: Path,
+        config: JobsHttpConfig,
+        clock: Clock,
+        authorize: Authorize = allow_every_caller,
+        counters: JobsHttpCounters | None = None,
+    ) -> None:
+        self._config = config
+        self.counters = counters if counters is not None else JobsHttpCounters()
+        self._ssl = jobs_ssl_context(
+            certificate, private_key, ca_file, session_tickets=config.session_tickets
+        )
+        self.authorizers = DeviceAuthorizers(
+            principals,
+            region=config.region,
+            account_id=config.account_id,
+            denials=self.counters.policy_denials,
+            max_entries=config.authorizer_cache_size,
+        )
+        self._devices = DeviceApi(
+            jobs,
+            self.authorizers,
+            arn_prefix=config.arn_prefix,
+            max_body_bytes=config.max_body_bytes,
+            counters=self.counters.device,
+        )
+        self._sigv4 = SigV4JobsApi(
+            jobs,
+            credentials=credentials,
+            region=config.region,
+            arn_prefix=config.arn_prefix,
+            clock=clock,
+            authorize=authorize,
+            counters=self.counters.sigv4,
+            denials=self.counters.iam_denials,
+            max_body_bytes=config.max_body_bytes,
+        )
+        self._runner: web.ServerRunner | None = None
+        self._web_server: web.Server | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise ServerStateError("the Jobs HTTPS server is not started")
+        return self._port
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen on host:port (0 picks a free port) and return the port bound."""
+        if self._runner is not None:
+            raise ServerStateError("the Jobs HTTPS server is already started")
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+        web_server = web.Server(
+            self._handle,
+            access_log=None,
+            keepalive_timeout=self._config.keepalive_timeout_seconds,
+        )
+        runner = web.ServerRunner(
+            web_server, shutdown_timeout=self._config.shutdown_timeout_seconds
+        )
+        try:
+            await runner.setup()
+            await SlimTlsSite(runner, sock, self._ssl).start()
+        except BaseException:
+            await runner.cleanup()
+            sock.close()
+            raise
+        self._runner, self._web_server = runner, web_server
+        self._port = int(sock.getsockname()[1])
+        return self._port
+
+    async def close(self) -> None:
+        """Stop listening, let in-flight requests finish, close every connection. Idempotent."""
+        runner, web_server = self._runner, self._web_server
+        self._runner = self._web_server = None
+        self._port = None
+        if runner is None or web_server is None:
+            return
+        transports = [handler.transport for handler in web_server.connections if handler.transport]
+        await runner.cleanup()
+        # Closing TLS waits for the peer's close_notify, which an idle keep-alive client never
+        # sends: abort what is left, so every socket is closed when close() returns.
+        for transport in transports:
+            transport.abort()
+        await asyncio.sleep(0)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        body, oversized = await _read_body(request, self._config.max_body_bytes)
+        der, address = _peer(request)
+        answer: ApiResponse
+        if der is not None:
+            answer = self._devices.handle(
+                DeviceCall(
+                    certificate_der=der,
+                    source_ip=address,
+                    method=request.method,
+                    target=request.raw_path,
+                    body=body,
+                    oversized=oversized,
+                )
+            )
+        else:
+            answer = self._sigv4.handle(
+                ApiRequest.from_pairs(
+                    method=request.method,
+                    target=request.raw_path,
+                    headers=request.headers.items(),
+                    body=body,
+                    oversized=oversized,
+                )
+            )
+        return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
