@@ -103,6 +103,22 @@ class TestMustFail:
         assert device.disconnected.wait(10), "the connection should be closed"
         device.close()
 
+    def test_forged_reply_is_refused(self, emulator: EmulatorProcess) -> None:
+        # Replies come from the Jobs service only: a device may not publish on a reply topic,
+        # not even its own, so no other client can be fooled by a forged "accepted".
+        first = emulator.fleet.devices[0]
+        watcher = Device(emulator, first)
+        assert watcher.connect() == 0
+        watcher.subscribe(f"$aws/things/{first.thing_name}/jobs/get/+")
+        forger = Device(emulator, emulator.fleet.devices[1])
+        assert forger.connect() == 0
+        forger.client.publish(f"$aws/things/{first.thing_name}/jobs/get/accepted", b"{}", qos=1)
+        assert forger.disconnected.wait(10), "the connection should be closed"
+        with pytest.raises(queue.Empty):
+            watcher.messages.get(timeout=0.5)
+        watcher.close()
+        forger.close()
+
     def test_subscribe_to_another_things_topic(self, emulator: EmulatorProcess) -> None:
         first, second = emulator.fleet.devices[:2]
         device = Device(emulator, first)
