@@ -3,6 +3,7 @@ loading it back for signing."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -31,6 +32,11 @@ FLEET_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 def certificate_id(cert: x509.Certificate) -> str:
     """AWS IoT's certificateId: lowercase hex SHA-256 of the DER encoding (spec §5)."""
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def der_certificate_id(der: bytes) -> str:
+    """`certificate_id` of a certificate still in DER form (what TLS hands a server)."""
+    return hashlib.sha256(der).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)

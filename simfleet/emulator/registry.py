@@ -12,12 +12,12 @@ itself raises certs_tool.FleetError.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from certs_tool import DeviceRecord, Fleet, FleetError, InvalidInputError
+from certs_tool.authority import der_certificate_id
 from certs_tool.policy.document import PolicyDocument, parse_policy
 from simfleet.emulator.clock import Clock
 from simfleet.emulator.errors import AwsError, already_exists, not_found
@@ -62,8 +62,7 @@ def pem_certificate_id(pem: bytes) -> str:
     end = pem.find(_PEM_END, start)
     if start < 0 or end < 0:
         raise ValueError("no PEM certificate found")
-    der = base64.b64decode(pem[start + len(_PEM_BEGIN) : end])
-    return hashlib.sha256(der).hexdigest()
+    return der_certificate_id(base64.b64decode(pem[start + len(_PEM_BEGIN) : end]))
 
 
 @dataclass

@@ -15,7 +15,6 @@ Errors (errors.py):
 """
 
 from simfleet.emulator.policy.certificate import (
-    certificate_id,
     certificate_info,
     context_from_certificate,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "PrincipalContext",
     "Protocol",
     "ThingIdentity",
-    "certificate_id",
     "certificate_info",
     "compile_policies",
     "context_from_certificate",

@@ -6,13 +6,12 @@ this is the one place that turns it into the attributes policy variables read (s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from certs_tool.authority import certificate_id
 from simfleet.emulator.policy.context import (
     CertificateInfo,
     PrincipalContext,
@@ -43,11 +42,6 @@ _ALT_NAME_TYPES: Mapping[type[x509.GeneralName], str] = {
     x509.UniformResourceIdentifier: "UniformResourceIdentifier",
     x509.IPAddress: "IPAddress",
 }
-
-
-def certificate_id(cert: x509.Certificate) -> str:
-    """Lowercase hex SHA-256 of the DER encoding, as AWS computes it (spec §5)."""
-    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
 def certificate_info(cert: x509.Certificate) -> CertificateInfo:

@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from certs_tool.authority import certificate_id
 from simfleet.emulator.policy import (
     JobsApi,
     Protocol,
     ThingIdentity,
-    certificate_id,
     certificate_info,
     compile_policies,
     context_from_certificate,

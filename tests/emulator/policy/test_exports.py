@@ -17,7 +17,6 @@ EXPECTED = {
     "PrincipalContext",
     "Protocol",
     "ThingIdentity",
-    "certificate_id",
     "certificate_info",
     "compile_policies",
     "context_from_certificate",
