@@ -12,6 +12,7 @@ from pathlib import Path
 from certs_tool import CertsToolError
 from simfleet import __version__
 from simfleet.emulator.config import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, ConfigError, EmulatorConfig
+from simfleet.emulator.quotas import Quota, QuotaConfig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--api-port", type=int, default=0, help="control-plane HTTPS port (default: a free port)"
     )
+    emulator.add_argument(
+        "--iam-principals", type=Path, metavar="FILE",
+        help="IAM principals (access keys with IAM policies) for SigV4 callers; the ready "
+        "line's administrator is always added (format: docs/emulator.md)",
+    )  # fmt: skip
+    emulator.add_argument(
+        "--quotas", type=_quotas, default=QuotaConfig(), metavar="SPEC",
+        help="AWS IoT quotas to enforce: aws (default: AWS's defaults), off, or comma-separated "
+        "changes such as jobs-writes=1000,connects-per-client-id=off (names: "
+        + ", ".join(q.value for q in Quota) + ", burst-seconds)",
+    )  # fmt: skip
     emulator.add_argument("--region", default=DEFAULT_REGION)
     emulator.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
     emulator.add_argument(
@@ -61,9 +73,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quotas(spec: str) -> QuotaConfig:
+    try:
+        return QuotaConfig.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _emulator(args: argparse.Namespace) -> int:
     # Imported here: `simfleet --help` should not pay for aiohttp and botocore.
     from simfleet.emulator.app import serve  # noqa: PLC0415
+    from simfleet.emulator.iam import IamError  # noqa: PLC0415
     from simfleet.emulator.store import StoreError  # noqa: PLC0415
 
     logging.basicConfig(
@@ -74,10 +94,11 @@ def _emulator(args: argparse.Namespace) -> int:
         config = EmulatorConfig(
             fleet_dir=args.fleet, state_dir=args.state_dir, host=args.host,
             mqtt_port=args.mqtt_port, jobs_port=args.jobs_port, api_port=args.api_port,
-            region=args.region, account_id=args.account_id,
+            region=args.region, account_id=args.account_id, iam_principals=args.iam_principals,
+            quotas=args.quotas,
         )  # fmt: skip
         asyncio.run(serve(config))
-    except (ConfigError, CertsToolError, StoreError) as exc:
+    except (ConfigError, CertsToolError, StoreError, IamError) as exc:
         print(f"simfleet emulator: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

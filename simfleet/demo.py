@@ -9,6 +9,7 @@ a few. The job is created through an unmodified boto3 client, as an operator wou
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import ssl
@@ -36,7 +37,10 @@ from certs_tool import (
 from simfleet.jobs import (
     ExecutionStatus,
     JobsClient,
+    JobsErrorCode,
+    JobsRequest,
     NotifyNext,
+    Rejected,
     ReplyReceived,
     StartNextAccepted,
     StartNextRequest,
@@ -44,6 +48,9 @@ from simfleet.jobs import (
 )
 
 JOB_ID = "demo-1"
+# paho's threaded loop waits with select(), which fails silently past file descriptor 1023, and
+# each client holds three. The Locust devices (issue #5) drive sockets without select().
+MAX_DEVICES = 300
 
 
 class DemoDevice:
@@ -80,7 +87,7 @@ class DemoDevice:
     def _on_connect(self, client: mqtt.Client, *_: object) -> None:
         client.subscribe([(topic, 1) for topic in self._jobs.subscriptions()])
 
-    def _send(self, request: StartNextRequest | UpdateRequest) -> None:
+    def _send(self, request: JobsRequest) -> None:
         with self._lock:
             outgoing = self._jobs.send(request, now=time.time())
         self.client.publish(outgoing.topic, outgoing.payload, qos=1)
@@ -106,6 +113,14 @@ class DemoDevice:
             )
             # The "work": a second or so of download and install.
             threading.Timer(self._random.uniform(0.2, 1.5), self._send, (update,)).start()
+        elif (
+            isinstance(event, ReplyReceived)
+            and isinstance(event.response, Rejected)
+            and event.response.code is JobsErrorCode.REQUEST_THROTTLED
+        ):
+            # What a real agent does on AWS's Jobs quota: the same request again, later.
+            retry = dataclasses.replace(event.request, client_token=None)
+            threading.Timer(self._random.uniform(0.5, 2.0), self._send, (retry,)).start()
 
 
 def prepare_fleet(root: Path, devices: int) -> Fleet:
@@ -138,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fail-rate", type=float, default=0.03)
     parser.add_argument("--timeout", type=float, default=90.0)
     args = parser.parse_args(argv)
+    if not 1 <= args.devices <= MAX_DEVICES:
+        parser.error(f"--devices must be 1-{MAX_DEVICES} (paho's select() limit)")
 
     started = time.monotonic()
     fleet = prepare_fleet(args.fleet_dir, args.devices)

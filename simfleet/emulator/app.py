@@ -28,9 +28,14 @@ from simfleet.emulator.broker import Broker, BrokerConfig, BrokerServer, ssl_con
 from simfleet.emulator.clock import Clock, SystemClock
 from simfleet.emulator.config import EmulatorConfig
 from simfleet.emulator.control_plane import ControlPlane
-from simfleet.emulator.http import HttpsApiServer, control_plane_api
+from simfleet.emulator.http import HttpsApiServer, RequestCounters, control_plane_api
+from simfleet.emulator.iam import IamAuthorizer, Principals, administrator, load_principals
+from simfleet.emulator.jobs_counting import CountingJobsHandler
 from simfleet.emulator.jobs_http import JobsHttpConfig, JobsHttpCounters, JobsHttpServer
 from simfleet.emulator.jobs_service import JobsService
+from simfleet.emulator.loop_lag import LoopLagMonitor
+from simfleet.emulator.metrics import EmulatorMetrics
+from simfleet.emulator.quotas import Quotas
 from simfleet.emulator.registry import Registry
 from simfleet.emulator.store import Store
 
@@ -81,11 +86,28 @@ class Emulator:
         with storage_errors(config.state_dir):
             config.state_dir.mkdir(parents=True, exist_ok=True)
         self.credentials = load_or_create_credentials(config.state_dir)
+        # The ready line's key pair is always an administrator: harnesses rely on it.
+        admin = administrator(self.credentials.access_key_id, self.credentials.secret_access_key)
+        self.principals = (
+            Principals.of(admin)
+            if config.iam_principals is None
+            else load_principals(config.iam_principals).with_principals([admin])
+        )
+        self.iam = IamAuthorizer(
+            self.principals, region=config.region, account_id=config.account_id
+        )
         self.store = Store.open(config.state_dir)
         self.registry = Registry(self.store, clock=self.clock)
         self.new_devices = self.registry.register_fleet(self.fleet)
         self._broker: Broker | None = None
-        self.jobs = JobsService(self.store, self.registry, self.clock, self._notify)
+        # One Quotas object: MQTT and HTTPS draw on the same Jobs budget, as on AWS.
+        self.quotas = Quotas(config.quotas, now=self.clock.now())
+        self.jobs = JobsService(
+            self.store, self.registry, self.clock, self._notify, quotas=self.quotas
+        )
+        # MQTT Jobs requests are counted between the broker and the service (/metrics).
+        self.jobs_mqtt = CountingJobsHandler(self.jobs, RequestCounters())
+        self._lag = LoopLagMonitor()
         self.control_plane = ControlPlane(
             self.registry, self.jobs, region=config.region, account_id=config.account_id,
             clock=self.clock,
@@ -102,12 +124,16 @@ class Emulator:
     async def start(self) -> dict[str, Any]:
         """Listen on every port; return the ready line's fields."""
         loop = asyncio.get_running_loop()
+        self._lag.start()
         self._broker = Broker(
             principals=self.registry,
-            jobs=self.jobs,
+            jobs=self.jobs_mqtt,
             clock=self.clock,
             scheduler=loop,
-            config=BrokerConfig(region=self.config.region, account_id=self.config.account_id),
+            config=BrokerConfig(
+                region=self.config.region, account_id=self.config.account_id
+            ).with_quotas(self.config.quotas),
+            quotas=self.quotas,
         )
         self._mqtt = BrokerServer(self._broker)
         context = ssl_context_for_fleet(
@@ -117,7 +143,8 @@ class Emulator:
         self._jobs_http = JobsHttpServer(
             jobs=self.jobs,
             principals=self.registry,
-            credentials={self.credentials.access_key_id: self.credentials.secret_access_key},
+            credentials=self.principals.credentials(),
+            authorize=self.iam.authorize,
             certificate=self.fleet.server_cert_path,
             private_key=self.fleet.server_key_path,
             ca_file=self.fleet.ca_cert_path,
@@ -129,12 +156,26 @@ class Emulator:
         jobs_port = await self._jobs_http.start(self.config.host, self.config.jobs_port)
         api = control_plane_api(
             self.control_plane,
-            credentials={self.credentials.access_key_id: self.credentials.secret_access_key},
+            credentials=self.principals.credentials(),
             region=self.config.region,
             clock=self.clock,
+            authorize=self.iam.authorize_call,
+        )
+        metrics = EmulatorMetrics(
+            broker=self._broker.counters,
+            control_plane=api.counters,
+            jobs_mqtt=self.jobs_mqtt.counters,
+            jobs_https=self._jobs_http.counters,
+            jobs=self.jobs,
+            loop_lag=self._lag.lag,
+            throttles=self.quotas.counters,
+            iam_denials=(self.iam.denials, self._jobs_http.counters.iam_denials),
         )
         self._api = HttpsApiServer(
-            api, certificate=self.fleet.server_cert_path, private_key=self.fleet.server_key_path
+            api,
+            certificate=self.fleet.server_cert_path,
+            private_key=self.fleet.server_key_path,
+            metrics=metrics.render,
         )
         api_port = await self._api.start(self.config.host, self.config.api_port)
         self._timers = asyncio.create_task(self._drive_jobs(), name="jobs-timers")
@@ -144,6 +185,7 @@ class Emulator:
             "mqtt_port": mqtt_port,
             "jobs_port": jobs_port,
             "api_url": f"https://{url_host}:{api_port}",
+            "metrics_url": f"https://{url_host}:{api_port}/metrics",
             "region": self.config.region,
             "account_id": self.config.account_id,
             "access_key_id": self.credentials.access_key_id,
@@ -174,6 +216,7 @@ class Emulator:
         return self._broker
 
     async def close(self) -> None:
+        await self._lag.close()
         if self._timers is not None:
             self._timers.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from simfleet.emulator.quotas import QuotaConfig
 
 DEFAULT_REGION = "us-east-1"
 # AWS's documentation account id: obviously not a real account in ARNs and logs.
@@ -27,6 +29,8 @@ class EmulatorConfig:
     api_port: int = 0
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT_ID
+    iam_principals: Path | None = None  # None: only the ready line's administrator
+    quotas: QuotaConfig = field(default_factory=QuotaConfig)  # AWS's values (spec §6)
 
     def __post_init__(self) -> None:
         try:

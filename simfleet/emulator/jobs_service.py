@@ -6,6 +6,13 @@ The protocol itself is `simfleet.jobs` (answer_mqtt, the service operations, the
 table, pending_notifications); the rate, timer, abort and retry rules are the sans-io modules
 rollout, job_timers, abort and retry. Device requests first perform what is due, so a device
 never updates an execution whose timer has run out but whose tick has not come yet.
+
+With `quotas` (spec §6, simfleet.emulator.quotas), a device request over the account's Jobs
+read or write rate is refused before anything else happens, whichever driver brought it: over
+MQTT with a RequestThrottled reply on `…/rejected` that echoes a readable clientToken (spec
+§1.4), over HTTPS with JobsError(RequestThrottled), which the HTTPS drivers answer 429
+ThrottlingException (spec §2). A throttled request changes nothing, notifies no one and runs
+no timer.
 """
 
 from __future__ import annotations
@@ -17,12 +24,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from simfleet.emulator import rollout
+from simfleet.emulator.clock import Clock
 from simfleet.emulator.errors import AwsError, invalid_request, not_found
 from simfleet.emulator.job_config import JobConfig
-from simfleet.emulator.job_engine import JobsEngine
+from simfleet.emulator.job_engine import JobsEngine, Publish
 from simfleet.emulator.job_timers import TimeoutDue
+from simfleet.emulator.quotas import Quotas, throttled_error, throttled_reply
 from simfleet.emulator.records import Job, JobStatus, TargetSelection
+from simfleet.emulator.registry import Registry
 from simfleet.emulator.rollout import RolloutPlan
+from simfleet.emulator.store import Store
 from simfleet.jobs import (
     ExecutionRecord,
     ExecutionStatus,
@@ -33,6 +44,7 @@ from simfleet.jobs import (
     answer_mqtt,
 )
 from simfleet.jobs.execution import cancel, handle
+from simfleet.jobs.requests import request_operation
 from simfleet.jobs.responses import Accepted
 from simfleet.jobs.state import Mover, is_allowed
 
@@ -56,13 +68,34 @@ def _invalid_state(message: str) -> AwsError:
 
 
 class JobsService(JobsEngine):
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        publish: Publish,
+        *,
+        quotas: Quotas | None = None,
+    ) -> None:
+        super().__init__(store, registry, clock, publish)
+        self._quotas = quotas
+
     # --- device requests ------------------------------------------------------------------
 
     def handle_mqtt(self, topic: JobsTopic | UnknownJobsTopic, payload: bytes) -> MqttReply:
         """The reply for the requesting client only; notify / notify-next go out through
         `publish` before this returns, so a broker that must send the reply first defers its
         publish callback (e.g. `loop.call_soon`)."""
-        now = int(self._clock.now())
+        clock_now = self._clock.now()
+        now = int(clock_now)
+        quotas = self._quotas
+        if (
+            quotas is not None
+            and isinstance(topic, JobsTopic)
+            and topic.is_request
+            and not quotas.allow_jobs(topic.operation, clock_now)
+        ):
+            return throttled_reply(topic, payload, now)
         self._run_due(now)
         if isinstance(topic, UnknownJobsTopic):
             return answer_mqtt(topic, payload, (), now)
@@ -74,7 +107,11 @@ class JobsService(JobsEngine):
 
     def handle_request(self, thing_name: str, request: JobsRequest) -> Accepted:
         """One device request already decoded (the HTTPS device API); raises JobsError."""
-        now = int(self._clock.now())
+        clock_now = self._clock.now()
+        quotas = self._quotas
+        if quotas is not None and not quotas.allow_jobs(request_operation(request), clock_now):
+            raise throttled_error()
+        now = int(clock_now)
         self._run_due(now)
         outcome = handle(self._book.records(thing_name), request, now)
         if outcome.changed is not None:

@@ -23,6 +23,21 @@ Behaviour (spec §4-§6):
   is published.
 - Clean session 0 keeps the session (subscriptions, unacknowledged and queued QoS 1
   messages) for ``session_expiry`` after the connection ends; clean session 1 discards any.
+
+Quotas (spec §6), with ``quotas`` given (``simfleet.emulator.quotas`` says how they count):
+- An authorized CONNECT over CONNECT/s per client ID or per account is closed with no
+  CONNACK, like every refused CONNECT of MQTT 3.1.1, and counted (``RefusalReason.THROTTLED``);
+  the connection that holds the client ID, if any, is not taken over.
+- Publishes per second per connection count PUBLISH packets both ways (AWS: "inbound and
+  outbound"): each PUBLISH from the client, and each message offered to the connected client
+  (routed messages, Jobs replies and notifications, retained messages on SUBSCRIBE; not the
+  redelivery of a resumed session, nor its queue, which were counted or never offered). The
+  rest is dropped, the connection stays open: [U] an inbound QoS 1 PUBLISH dropped gets no
+  PUBACK, so the client sends it again or times out, as seen from AWS IoT Core (Classmethod,
+  "Behavior of MQTT messages when throttling occurs in AWS IoT Core", 2021); an outbound one
+  is not sent at all (no queueing, no redelivery).
+- Subscriptions per connection and payload size are ``BrokerConfig`` limits (set from the
+  same ``QuotaConfig``); a breach closes the connection and is counted by quota too.
 """
 
 from __future__ import annotations
@@ -56,6 +71,7 @@ from simfleet.emulator.mqtt import (
     validate_topic_filter,
     validate_topic_name,
 )
+from simfleet.emulator.quotas import Quota, Quotas
 from simfleet.jobs import parse_jobs_topic
 
 log = logging.getLogger("simfleet.emulator.broker")
@@ -71,8 +87,15 @@ class Broker:
         scheduler: Scheduler,
         config: BrokerConfig | None = None,
         counters: BrokerCounters | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.config = BrokerConfig() if config is None else config
+        if quotas is not None and self.config.with_quotas(quotas.config) != self.config:
+            raise ValueError(
+                "the BrokerConfig's subscription and payload limits differ from the quotas': "
+                "build it with BrokerConfig(...).with_quotas(quotas.config)"
+            )
+        self.quotas = quotas
         self.clock = clock
         self.scheduler = scheduler
         self.counters = BrokerCounters() if counters is None else counters
@@ -134,6 +157,13 @@ class Broker:
             config=self.config,
             denials=self.counters.denials,
         )
+        quotas = self.quotas
+        if (
+            quotas is not None
+            and not isinstance(decision, RefusalReason)
+            and not quotas.allow_connect(packet.client_id, self.clock.now())
+        ):
+            decision = RefusalReason.THROTTLED
         if isinstance(decision, RefusalReason):
             self.counters.refused(decision)
             if decision is RefusalReason.IDENTIFIER_REJECTED:
@@ -146,6 +176,8 @@ class Broker:
         connection.client_id = client_id
         connection.authorizer = decision
         connection.will = packet.will
+        if quotas is not None:
+            connection.publish_quota = quotas.publish_bucket(self.clock.now())
         previous = self._online.get(client_id)
         if previous is not None:
             self.counters.takeovers += 1
@@ -161,6 +193,8 @@ class Broker:
 
     def on_publish(self, connection: MqttConnection, packet: Publish) -> None:
         self.counters.messages_in += 1
+        if not connection.take_publish_token():
+            return  # over the quota: dropped, no PUBACK (module docstring)
         topic = packet.topic
         validate_topic_name(topic, self.config.topic_limits)
         authorizer = connection.authorizer
@@ -191,10 +225,16 @@ class Broker:
             if not authorizer.can_subscribe(topic_filter):  # the filter as sent (spec §4)
                 self._denied(connection, "iot:Subscribe", topic_filter)
                 return
-        filters = self._index.filters_of(session).keys() | {f for f, _ in packet.topics}
-        if len(filters) > config.max_subscriptions:
-            self.protocol_error(connection, f"more than {config.max_subscriptions} subscriptions")
-            return
+        limit = config.max_subscriptions
+        if limit is not None:
+            filters = self._index.filters_of(session).keys() | {f for f, _ in packet.topics}
+            if len(filters) > limit:
+                self.quota_exceeded(
+                    connection,
+                    Quota.SUBSCRIPTIONS_PER_CONNECTION,
+                    f"more than {limit} subscriptions",
+                )
+                return
         for topic_filter, qos in packet.topics:
             self._index.add(topic_filter, session, qos)
         codes = tuple(SubAckReturnCode(qos) for _, qos in packet.topics)
@@ -235,6 +275,12 @@ class Broker:
         self.counters.protocol_errors += 1
         log.warning("%s: %s; closing", connection.label, reason)
         self._end(connection, publish_will=True)
+
+    def quota_exceeded(self, connection: MqttConnection, quota: Quota, reason: str) -> None:
+        """A limit quota breached (subscriptions, payload): closed as a protocol error."""
+        if self.quotas is not None:
+            self.quotas.exceeded(quota)
+        self.protocol_error(connection, reason)
 
     def refuse_version(self, connection: MqttConnection, error: UnsupportedProtocolVersion) -> None:
         if connection.state is not ConnectionState.AWAITING_CONNECT:

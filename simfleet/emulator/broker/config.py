@@ -2,13 +2,25 @@
 
 Every default is AWS IoT Core's quota where AWS documents one; the others are our choices,
 each written next to its field.
+
+Two of AWS's quotas are limits the broker enforces itself: subscriptions per connection and
+payload size. They stay fields here because the broker and its tests need no live quota state
+to enforce them, but the emulator sets them from its `QuotaConfig` (`with_quotas`), which
+holds every quota of a run, so that a quota turned off there is off here too; a `Broker`
+given `Quotas` refuses a config that disagrees with them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from simfleet.emulator.mqtt import AWS_MAX_PAYLOAD_SIZE, AWS_TOPIC_LIMITS, TopicLimits
+from simfleet.emulator.quotas import (
+    AWS_SUBSCRIPTIONS_PER_CONNECTION,
+    MQTT_MAX_PAYLOAD_SIZE,
+    QuotaConfig,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,12 +58,12 @@ class BrokerConfig:
     # the TCP accept (issue #3 "Bad input": a client that never completes either).
     connect_timeout: float = 10.0
     keep_alive: KeepAlivePolicy = field(default_factory=KeepAlivePolicy)
-    max_payload_size: int = AWS_MAX_PAYLOAD_SIZE  # spec §6: 128 KB
+    max_payload_size: int = AWS_MAX_PAYLOAD_SIZE  # spec §6: 128 KB; MQTT's maximum when off
     topic_limits: TopicLimits = AWS_TOPIC_LIMITS  # spec §6: 256 bytes, 7 slashes
     # Spec §6: "Subscriptions per connection 50 (beyond that the connection may close)".
     # Our choice: a SUBSCRIBE that would take the session past this closes the connection,
-    # like every other limit breach of MQTT 3.1.1 at AWS.
-    max_subscriptions: int = 50
+    # like every other limit breach of MQTT 3.1.1 at AWS. None: no limit.
+    max_subscriptions: int | None = AWS_SUBSCRIPTIONS_PER_CONNECTION
     max_filters_per_subscribe: int = 8  # spec §6: 8 per SUBSCRIBE; more closes too
     max_inflight: int = 100  # spec §6: unacknowledged QoS 1 in flight per direction
     # [U] AWS documents no per-session queue bound. Ours: 1000 QoS 1 messages waiting for a
@@ -71,8 +83,9 @@ class BrokerConfig:
         for name in ("connect_timeout", "session_expiry"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.max_subscriptions is not None and self.max_subscriptions < 1:
+            raise ValueError("max_subscriptions must be >= 1")
         for name in (
-            "max_subscriptions",
             "max_filters_per_subscribe",
             "max_inflight",
             "max_queued",
@@ -81,7 +94,17 @@ class BrokerConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        if self.max_payload_size < 0:
-            raise ValueError("max_payload_size must be >= 0")
+        if not 0 <= self.max_payload_size <= MQTT_MAX_PAYLOAD_SIZE:
+            raise ValueError(f"max_payload_size must be 0-{MQTT_MAX_PAYLOAD_SIZE}")
         if self.max_inflight > 0xFFFF:
             raise ValueError("max_inflight cannot exceed the 65535 packet identifiers")
+
+    def with_quotas(self, quotas: QuotaConfig) -> BrokerConfig:
+        """This config with the limits `quotas` sets: subscriptions per connection (off: no
+        limit) and payload size (off: MQTT's own maximum, 256 MB)."""
+        payload = quotas.payload_size
+        return dataclasses.replace(
+            self,
+            max_subscriptions=quotas.subscriptions_per_connection,
+            max_payload_size=MQTT_MAX_PAYLOAD_SIZE if payload is None else payload,
+        )

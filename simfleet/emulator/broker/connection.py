@@ -7,6 +7,10 @@ a policy denial closes the connection; the broker then ignores anything still ar
 Timers come from the broker's scheduler and decisions from its clock: a timer that fires
 early (the clock says the deadline has not passed) re-arms itself for the rest, so that a
 busy connection costs one timer per keep-alive period rather than one per packet.
+
+Quotas: ``publish_quota`` (set at CONNECT when the broker has quotas) is the connection's
+publishes-per-second bucket, in and out; a packet over the payload limit is counted as the
+payload-size quota.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from simfleet.emulator.mqtt import (
     Disconnect,
     MqttProtocolError,
     PacketDecoder,
+    PacketTooLarge,
     PingReq,
     PingResp,
     PubAck,
@@ -34,6 +39,7 @@ from simfleet.emulator.mqtt import (
     encode,
 )
 from simfleet.emulator.policy import Authorizer
+from simfleet.emulator.quotas import Quota, TokenBucket
 
 if TYPE_CHECKING:
     from simfleet.emulator.broker.broker import Broker
@@ -59,6 +65,7 @@ class MqttConnection:
         "_timer",
         "authorizer",
         "client_id",
+        "publish_quota",
         "session",
         "state",
         "transport",
@@ -74,6 +81,7 @@ class MqttConnection:
         self.session: Session | None = None
         self.authorizer: Authorizer | None = None
         self.will: Will | None = None
+        self.publish_quota: TokenBucket | None = None
         self._idle_limit = 0.0
         self._last_seen = 0.0
         self._timer: Cancellable | None = broker.scheduler.call_later(
@@ -116,6 +124,8 @@ class MqttConnection:
                 packet = decoder.next_packet()
         except UnsupportedProtocolVersion as exc:
             broker.refuse_version(self, exc)
+        except PacketTooLarge as exc:
+            broker.quota_exceeded(self, Quota.PAYLOAD_SIZE, exc.reason)
         except MqttProtocolError as exc:
             broker.protocol_error(self, exc.reason)
         except Exception as exc:  # contain our own bug to this one connection
@@ -130,6 +140,17 @@ class MqttConnection:
     def may_receive(self, topic: str) -> bool:
         authorizer = self.authorizer
         return authorizer is not None and authorizer.can_receive(topic)
+
+    def take_publish_token(self) -> bool:
+        """Room for one more PUBLISH, in or out, in this connection's publishes-per-second
+        quota (always, with the quota off); a PUBLISH without room is counted."""
+        bucket = self.publish_quota
+        broker = self._broker
+        if bucket is None or bucket.take(broker.clock.now()):
+            return True
+        if broker.quotas is not None:
+            broker.quotas.exceeded(Quota.PUBLISHES_PER_CONNECTION)
+        return False
 
     def congested(self) -> bool:
         return self.transport.write_buffer_size() > self._broker.config.max_write_buffer

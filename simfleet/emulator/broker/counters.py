@@ -18,6 +18,7 @@ class RefusalReason(enum.Enum):
     IDENTIFIER_REJECTED = "identifier-rejected"
     PROTOCOL_VERSION = "protocol-version"
     CONNECT_TIMEOUT = "connect-timeout"
+    THROTTLED = "throttled"  # a CONNECT/s quota (spec §6); `Quotas.counters` says which
 
 
 @dataclass(kw_only=True)
@@ -29,7 +30,9 @@ class BrokerCounters:
     takeovers: int = 0  # a CONNECT with a client ID already connected (spec §5)
     messages_in: int = 0  # PUBLISH packets from clients
     messages_out: int = 0  # PUBLISH packets written to clients, redeliveries included
-    messages_dropped: int = 0  # queue full, QoS 0 to a stalled or offline client
+    # Deliveries not made: queue full, QoS 0 to a stalled or offline client, a delivery over
+    # the client's publishes-per-second quota.
+    messages_dropped: int = 0
     keep_alive_timeouts: int = 0
     tls_failures: int = 0  # handshakes refused: wrong CA, no client certificate, garbage
     protocol_errors: int = 0  # bad input that closed a connection

@@ -15,6 +15,9 @@ Choices:
   10 messages/s (spec §6) is not emulated, since it would only slow a load test down.
 - QoS 0 messages are never queued: one to an offline session, or to a client with more than
   ``max_write_buffer`` bytes unsent, is dropped (AWS stores QoS 1 messages only, spec §6).
+- A message offered to a connected client takes a token of its publishes-per-second quota
+  (spec §6, in + out) before anything else, whatever its QoS or Receive check; without one it
+  is dropped (broker.py, "Quotas"). Redeliveries and the queue's drain take none.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class Outlet(Protocol):
     """The live connection a session sends through."""
 
     def may_receive(self, topic: str) -> bool: ...
+
+    def take_publish_token(self) -> bool: ...
 
     def congested(self) -> bool: ...
 
@@ -89,6 +94,9 @@ class Session:
     def deliver(self, topic: str, payload: bytes, qos: QoS, *, retain: bool = False) -> None:
         """Send a message now if the connection and window allow, else keep it (QoS 1)."""
         outlet = self.outlet
+        if outlet is not None and not outlet.take_publish_token():
+            self._counters.messages_dropped += 1
+            return
         if not qos:
             if outlet is None or outlet.congested():
                 self._counters.messages_dropped += 1

@@ -1,7 +1,8 @@
 """The REST API pipeline for one botocore service model, with no I/O.
 
     ApiRequest ─▶ route (model's requestUri) ─▶ SigV4 ─▶ 404 if no route ─▶ kwargs from
-    path, query, headers, body ─▶ target.<snake_case operation>(**kwargs) ─▶ ApiResponse
+    path, query, headers, body ─▶ authorize(ApiCall) ─▶ target.<snake_case operation>(**kwargs)
+    ─▶ ApiResponse
 
 The target is any object whose methods are named as boto3 names the operations
 (`botocore.xform_name`: CreateJob → create_job), take the model's member names as keyword
@@ -19,6 +20,11 @@ Choices (not AWS behaviour, since AWS implements every operation it routes):
   signature check (which would need the body).
 - An exception other than AwsError inside an operation answers 500 `InternalFailureException`
   and logs one line on `simfleet.emulator.http`; the server keeps serving.
+- Authorization (`authorize`, e.g. IAM policies: `simfleet.emulator.iam`) judges the call once
+  its arguments are known, since IAM resources come from them (`job/{jobId}`): a request too
+  malformed to have arguments answers 400 whoever sends it, as AWS validates input first. A
+  refusal is the AwsError the authorizer raises (403 AccessDeniedException); the target is
+  not called. Without `authorize`, every caller whose signature checks out is allowed.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import botocore.session  # type: ignore[import-untyped]
 
@@ -40,6 +47,7 @@ from simfleet.emulator.http.counters import OK, UNROUTED, RequestCounters
 from simfleet.emulator.http.errors import UnsupportedModelError
 from simfleet.emulator.http.inputs import check_model_inputs, operation_kwargs
 from simfleet.emulator.http.messages import (
+    ApiCall,
     ApiRequest,
     ApiResponse,
     Caller,
@@ -66,6 +74,12 @@ _INTERNAL = AwsError(
 def service_model(name: str) -> Any:
     """botocore's service model for `name` ("iot", "iot-jobs-data"), loaded once."""
     return botocore.session.get_session().get_service_model(name)
+
+
+class AuthorizeCall(Protocol):
+    def __call__(self, call: ApiCall, /) -> None:
+        """Return if `call.caller` may make this call; raise AwsError (403) if not."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +126,7 @@ class RestJsonApi:
         *,
         counters: RequestCounters | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        authorize: AuthorizeCall | None = None,
     ) -> None:
         if model.protocol != "rest-json":
             raise UnsupportedModelError(f"{model.service_name}: protocol {model.protocol!r}")
@@ -125,6 +140,7 @@ class RestJsonApi:
         self._verifier = verifier
         self._counters = counters if counters is not None else RequestCounters()
         self._max_body_bytes = max_body_bytes
+        self._authorize = authorize
         self._methods: dict[str, _Method | None] = {}
 
     @property
@@ -157,7 +173,7 @@ class RestJsonApi:
                     f"{request.method} {request.raw_path}.",
                     404,
                 )
-            encoded = self._call(match, request, query)
+            encoded = self._call(match, request, query, caller)
         except AwsError as error:
             encoded, outcome = encode_error(error), error.code
         except Exception as error:  # a bug, ours or the target's: answer it, keep serving
@@ -173,9 +189,21 @@ class RestJsonApi:
             caller=caller,
         )
 
-    def _call(self, match: RouteMatch, request: ApiRequest, query: QueryPairs) -> Encoded:
+    def _call(
+        self, match: RouteMatch, request: ApiRequest, query: QueryPairs, caller: Caller
+    ) -> Encoded:
         operation = match.operation
         kwargs = operation_kwargs(match, request, query)
+        if self._authorize is not None:
+            self._authorize(
+                ApiCall(
+                    caller=caller,
+                    service=self._model.service_name,
+                    operation=operation.name,
+                    arguments=MappingProxyType(kwargs),
+                    source_ip=request.source_ip,
+                )
+            )
         method = self._method(operation.name)
         if method.accepts is not None:
             unexpected = set(kwargs) - method.accepts
@@ -214,8 +242,19 @@ def control_plane_api(
     clock: Clock,
     counters: RequestCounters | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    authorize: AuthorizeCall | None = None,
 ) -> RestJsonApi:
-    """The AWS IoT control plane (`iot`, SigV4 service `iot`) in front of `target`."""
+    """The AWS IoT control plane (`iot`, SigV4 service `iot`) in front of `target`.
+
+    `authorize` judges each signed call before the target sees it (IAM policies:
+    `simfleet.emulator.iam.IamAuthorizer.authorize_call`); None allows every known key."""
     model = service_model("iot")
     verifier = SigV4Verifier(credentials, region=region, service=model.signing_name, clock=clock)
-    return RestJsonApi(model, target, verifier, counters=counters, max_body_bytes=max_body_bytes)
+    return RestJsonApi(
+        model,
+        target,
+        verifier,
+        counters=counters,
+        max_body_bytes=max_body_bytes,
+        authorize=authorize,
+    )

@@ -33,6 +33,7 @@ class ApiRequest:
     `target` is the request target exactly as sent (percent-encoded path and query): SigV4
     signs the encoded form. Header names are lower-case, each with all its values in order.
     `oversized` means the body went past the limit and was not read: `body` is then empty.
+    `source_ip` is the peer's address when the driver knows it (IAM's `aws:SourceIp`).
     """
 
     method: str
@@ -40,6 +41,7 @@ class ApiRequest:
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     body: bytes = b""
     oversized: bool = False
+    source_ip: str | None = None
 
     @classmethod
     def from_pairs(
@@ -50,12 +52,20 @@ class ApiRequest:
         headers: Iterable[tuple[str, str]],
         body: bytes = b"",
         oversized: bool = False,
+        source_ip: str | None = None,
     ) -> ApiRequest:
         grouped: dict[str, tuple[str, ...]] = {}
         for name, value in headers:
             key = name.lower()
             grouped[key] = (*grouped.get(key, ()), value)
-        return cls(method=method, target=target, headers=grouped, body=body, oversized=oversized)
+        return cls(
+            method=method,
+            target=target,
+            headers=grouped,
+            body=body,
+            oversized=oversized,
+            source_ip=source_ip,
+        )
 
     @property
     def raw_path(self) -> str:
@@ -76,6 +86,21 @@ class Caller:
     """Who signed a request: the access key id of one of the server's credential pairs."""
 
     access_key_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiCall:
+    """A verified, routed call about to reach its target: what an authorizer judges.
+
+    `service` is the model's name ("iot", "iot-jobs-data"), `operation` the model's operation
+    name ("CancelJob"), `arguments` the keyword arguments the target will get.
+    """
+
+    caller: Caller
+    service: str
+    operation: str
+    arguments: Mapping[str, object]
+    source_ip: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -187,6 +187,7 @@ class JobsHttpServer:
                     headers=request.headers.items(),
                     body=body,
                     oversized=oversized,
+                    source_ip=address,
                 )
             )
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)

@@ -59,6 +59,16 @@ def test_device_runs_a_job_created_through_boto3(emulator: EmulatorProcess) -> N
     assert iot.describe_job(jobId="e2e-1")["job"]["status"] == "COMPLETED"
     device.close()
 
+    # The live counters, readable from loopback without signing, say what happened.
+    context = ssl.create_default_context(cafile=emulator.ready["ca_file"])
+    with urllib.request.urlopen(emulator.ready["metrics_url"], context=context, timeout=10) as r:
+        metrics = r.read().decode()
+    assert 'simfleet_job_executions{status="SUCCEEDED"} 1' in metrics
+    assert (
+        'simfleet_jobs_requests_total{protocol="mqtt",operation="StartNextPendingJobExecution",'
+        'outcome="ok"} 1'
+    ) in metrics
+
     code, log = emulator.stop()
     assert code == 0, log
     assert "Traceback" not in log

@@ -10,8 +10,10 @@ import simfleet.emulator.http as http_api
 EXPECTED = {
     "DEFAULT_MAX_BODY_BYTES",
     "NOT_IMPLEMENTED",
+    "ApiCall",
     "ApiRequest",
     "ApiResponse",
+    "AuthorizeCall",
     "Caller",
     "HttpApiError",
     "HttpsApiServer",
