@@ -75,6 +75,7 @@ from simfleet.emulator.quotas import Quota, Quotas
 from simfleet.jobs import parse_jobs_topic
 
 log = logging.getLogger("simfleet.emulator.broker")
+_REPLY_QOS_CACHE = 64
 
 
 class Broker:
@@ -235,6 +236,7 @@ class Broker:
                     f"more than {limit} subscriptions",
                 )
                 return
+        session.reply_qos.clear()
         for topic_filter, qos in packet.topics:
             self._index.add(topic_filter, session, qos)
         codes = tuple(SubAckReturnCode(qos) for _, qos in packet.topics)
@@ -247,6 +249,7 @@ class Broker:
     def on_unsubscribe(self, connection: MqttConnection, packet: Unsubscribe) -> None:
         session = connection.session
         assert session is not None  # set with CONNECTED
+        session.reply_qos.clear()
         for topic_filter in packet.topic_filters:
             self._index.remove(topic_filter, session)
         connection.transport.write(encode(UnsubAck(packet_id=packet.packet_id)))
@@ -355,7 +358,13 @@ class Broker:
         finally:
             deferred, self._deferred = self._deferred, outer
         if requester is not None:  # a will's requester is gone: its reply goes nowhere
-            granted = self._index.match(reply.topic).get(requester)
+            cache = requester.reply_qos
+            if reply.topic in cache:
+                granted = cache[reply.topic]
+            else:
+                if len(cache) >= _REPLY_QOS_CACHE:  # one entry per job id: keep it small
+                    cache.clear()
+                granted = cache[reply.topic] = self._index.match(reply.topic).get(requester)
             reply_qos = qos if granted is None else min(qos, granted)
             requester.deliver(reply.topic, reply.payload, reply_qos)
         for message in deferred:

@@ -59,6 +59,7 @@ class Session:
         "expiry_timer",
         "outlet",
         "persistent",
+        "reply_qos",
     )
 
     def __init__(
@@ -70,6 +71,11 @@ class Session:
         counters: BrokerCounters,
     ) -> None:
         self.client_id = client_id
+        # Jobs reply topic -> the QoS this session is granted for it (None: not subscribed).
+        # A device asks on a handful of reply topics thousands of times, and a full index
+        # match per reply was the broker's costliest step; the broker clears this on every
+        # SUBSCRIBE and UNSUBSCRIBE of the session.
+        self.reply_qos: dict[str, QoS | None] = {}
         self.persistent = persistent
         self.outlet: Outlet | None = None
         self.expires_at = 0.0

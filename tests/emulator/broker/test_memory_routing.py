@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 
@@ -92,6 +93,22 @@ def test_jobs_reply_qos_is_capped_by_the_requester_grant(mem: MemoryBroker) -> N
     device.send(Publish(topic=f"$aws/things/{thing}/jobs/get", payload=b"{}", qos=Q1, packet_id=1))
     replies = _publishes(device.received())
     assert [p.qos for p in replies] == [Q0]
+
+
+def test_jobs_reply_qos_follows_later_subscriptions(mem: MemoryBroker) -> None:
+    # The broker remembers each session's reply QoS; SUBSCRIBE and UNSUBSCRIBE must reset it.
+    thing = mem.thing(0)
+    device = mem.connected(0)
+    request = Publish(topic=f"$aws/things/{thing}/jobs/get", payload=b"{}", qos=Q1, packet_id=1)
+    device.subscribe(f"$aws/things/{thing}/jobs/get/+", qos=Q0)
+    device.send(request)
+    assert [p.qos for p in _publishes(device.received())] == [Q0]
+    device.subscribe(f"$aws/things/{thing}/jobs/get/accepted", qos=Q1)
+    device.send(dataclasses.replace(request, packet_id=2))
+    assert [p.qos for p in _publishes(device.received())] == [Q1]
+    device.send(Unsubscribe(packet_id=3, topic_filters=(f"$aws/things/{thing}/jobs/get/accepted",)))
+    device.send(dataclasses.replace(request, packet_id=4))
+    assert [p.qos for p in _publishes(device.received())] == [Q0]
 
 
 def test_publish_on_another_things_topic_closes(mem: MemoryBroker) -> None:
