@@ -12,10 +12,8 @@ one would put a non-AWS name in the IAM policies.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
-import socket
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +22,7 @@ from aiohttp import web
 
 from simfleet.emulator.http.api import RestJsonApi
 from simfleet.emulator.http.messages import ApiRequest
+from simfleet.emulator.http.web_server import TlsWebServer
 from simfleet.emulator.prometheus import CONTENT_TYPE
 
 logger = logging.getLogger("simfleet.emulator.http")
@@ -84,49 +83,23 @@ class HttpsApiServer:
         self._api = api
         self._metrics = metrics
         self._ssl = server_ssl_context(certificate, private_key)
-        self._runner: web.ServerRunner | None = None
-        self._web_server: web.Server | None = None
-        self._port: int | None = None
+        self._server = TlsWebServer(
+            self._handle,
+            lambda runner, sock: web.SockSite(runner, sock, ssl_context=self._ssl),
+            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+        )
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the server is not started")
-        return self._port
+        return self._server.port
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on host:port (0 picks a free port) and return the port bound."""
-        if self._runner is not None:
-            raise RuntimeError("the server is already started")
-        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
-        web_server = web.Server(self._handle, access_log=None)
-        runner = web.ServerRunner(web_server, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
-        try:
-            await runner.setup()
-            await web.SockSite(runner, sock, ssl_context=self._ssl).start()
-        except BaseException:
-            await runner.cleanup()
-            sock.close()
-            raise
-        self._runner, self._web_server = runner, web_server
-        self._port = int(sock.getsockname()[1])
-        return self._port
+        return await self._server.start(host, port)
 
     async def close(self) -> None:
         """Stop listening, let in-flight requests finish, close every connection. Idempotent."""
-        runner, web_server = self._runner, self._web_server
-        self._runner = self._web_server = None
-        if runner is None or web_server is None:
-            return
-        transports = [handler.transport for handler in web_server.connections if handler.transport]
-        await runner.cleanup()
-        # aiohttp closes each connection, but closing TLS waits for the peer's close_notify,
-        # which an idle keep-alive client never sends: abort the rest, so that every socket
-        # is closed when close() returns (connection_lost closes it on the next loop turn).
-        for transport in transports:
-            transport.abort()
-        await asyncio.sleep(0)
+        await self._server.close()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         if (

@@ -17,9 +17,6 @@ connection (tls.py). aiohttp's low-level `web.Server` is used the same way here.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from aiohttp import web
 
 from simfleet.emulator.clock import Clock
 from simfleet.emulator.http import ApiRequest, ApiResponse
+from simfleet.emulator.http.web_server import TlsWebServer
 from simfleet.emulator.jobs_http.config import JobsHttpConfig
 from simfleet.emulator.jobs_http.counters import JobsHttpCounters
 from simfleet.emulator.jobs_http.device_api import DeviceApi, DeviceCall
@@ -114,55 +112,25 @@ class JobsHttpServer:
             denials=self.counters.iam_denials,
             max_body_bytes=config.max_body_bytes,
         )
-        self._runner: web.ServerRunner | None = None
-        self._web_server: web.Server | None = None
-        self._port: int | None = None
+        self._server = TlsWebServer(
+            self._handle,
+            lambda runner, sock: SlimTlsSite(runner, sock, self._ssl),
+            shutdown_timeout=config.shutdown_timeout_seconds,
+            keepalive_timeout=config.keepalive_timeout_seconds,
+            state_error=ServerStateError,
+        )
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise ServerStateError("the Jobs HTTPS server is not started")
-        return self._port
+        return self._server.port
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on host:port (0 picks a free port) and return the port bound."""
-        if self._runner is not None:
-            raise ServerStateError("the Jobs HTTPS server is already started")
-        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
-        web_server = web.Server(
-            self._handle,
-            access_log=None,
-            keepalive_timeout=self._config.keepalive_timeout_seconds,
-        )
-        runner = web.ServerRunner(
-            web_server, shutdown_timeout=self._config.shutdown_timeout_seconds
-        )
-        try:
-            await runner.setup()
-            await SlimTlsSite(runner, sock, self._ssl).start()
-        except BaseException:
-            await runner.cleanup()
-            sock.close()
-            raise
-        self._runner, self._web_server = runner, web_server
-        self._port = int(sock.getsockname()[1])
-        return self._port
+        return await self._server.start(host, port)
 
     async def close(self) -> None:
         """Stop listening, let in-flight requests finish, close every connection. Idempotent."""
-        runner, web_server = self._runner, self._web_server
-        self._runner = self._web_server = None
-        self._port = None
-        if runner is None or web_server is None:
-            return
-        transports = [handler.transport for handler in web_server.connections if handler.transport]
-        await runner.cleanup()
-        # Closing TLS waits for the peer's close_notify, which an idle keep-alive client never
-        # sends: abort what is left, so every socket is closed when close() returns.
-        for transport in transports:
-            transport.abort()
-        await asyncio.sleep(0)
+        await self._server.close()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body, oversized = await _read_body(request, self._config.max_body_bytes)

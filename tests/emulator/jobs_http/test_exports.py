@@ -53,12 +53,13 @@ def test_exported_members() -> None:
 
 def test_only_the_driver_does_io() -> None:
     # Routing, authorization and encoding are sans-io; time comes from the injected Clock.
-    # The drivers: server.py (aiohttp, sockets) and tls.py (TLS context and site).
+    # The drivers: server.py (aiohttp, on simfleet.emulator.http's TlsWebServer) and tls.py
+    # (TLS context and site).
     package = Path(jobs_http.__file__).parent
     for source in package.glob("*.py"):
         if source.name not in DRIVERS:
             assert not (_imported_roots(source) & _IO), source.name
-    assert {"aiohttp", "socket"} <= _imported_roots(package / "server.py")
+    assert {"aiohttp"} <= _imported_roots(package / "server.py")
     assert {"aiohttp", "ssl", "asyncio"} <= _imported_roots(package / "tls.py")
 
 
