@@ -187,6 +187,13 @@ class JobsEngine:
             self._jobs[job_id] = job
 
     def _notify(self, change: ThingChange, now: int) -> None:
+        if _same_statuses(change):
+            # Nothing joined or left the pending set and the `$next` order is unchanged (it
+            # depends on status, queue time and the execution's key only: see
+            # simfleet.jobs.execution.pending_by_status), so neither notify nor notify-next can
+            # fire: a progress update (IN_PROGRESS -> IN_PROGRESS), the commonest write, skips
+            # the computation.
+            return
         found = pending_notifications(change.before, change.after, now)
         thing = change.thing_name
         # The thing name is valid (it came from a parsed topic or the registry), so the topics
@@ -273,3 +280,12 @@ class JobsEngine:
 
     def _succeeded(self, job_id: str) -> int:
         return self._book.outcomes(job_id).get(ExecutionStatus.SUCCEEDED, 0)
+
+
+def _same_statuses(change: ThingChange) -> bool:
+    """Whether `change` replaced executions in place without changing any status."""
+    before, after = change.before, change.after
+    return len(before) == len(after) and all(
+        old.key == new.key and old.status is new.status and old.queued_at == new.queued_at
+        for old, new in zip(before, after, strict=True)
+    )
