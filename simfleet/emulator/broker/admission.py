@@ -18,10 +18,9 @@ Choices [U]:
 
 from __future__ import annotations
 
-import hashlib
-
 from cryptography import x509
 
+from certs_tool.authority import der_certificate_id
 from simfleet.emulator.broker.config import BrokerConfig
 from simfleet.emulator.broker.counters import RefusalReason
 from simfleet.emulator.broker.ports import Principal, PrincipalSource
@@ -84,7 +83,7 @@ def _principal(
     """The registered, ACTIVE principal of the TLS peer's certificate (spec §5)."""
     if certificate_der is None:
         return RefusalReason.NO_CERTIFICATE
-    principal = principals.principal(hashlib.sha256(certificate_der).hexdigest())
+    principal = principals.principal(der_certificate_id(certificate_der))
     if principal is None:
         return RefusalReason.UNKNOWN_CERTIFICATE
     if principal.status != "ACTIVE":

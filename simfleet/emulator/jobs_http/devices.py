@@ -11,11 +11,11 @@ changes, spec §4; we apply them at the next call).
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 from cryptography import x509
 
+from certs_tool.authority import der_certificate_id
 from simfleet.emulator.errors import AwsError
 from simfleet.emulator.jobs_http.errors import certificate_refused
 from simfleet.emulator.jobs_http.ports import Principal, PrincipalSource
@@ -55,7 +55,7 @@ class DeviceAuthorizers:
         return len(self._entries)
 
     def authorizer(self, certificate_der: bytes, source_ip: str | None) -> Authorizer | AwsError:
-        certificate_id = hashlib.sha256(certificate_der).hexdigest()
+        certificate_id = der_certificate_id(certificate_der)
         principal = self._principals.principal(certificate_id)
         if principal is None:
             return certificate_refused(f"The certificate {certificate_id} is not registered.")
