@@ -46,7 +46,8 @@ class RequestReport:
     duration_ms: float
     size: int = 0
     error: DeviceError | None = None
-    context: Mapping[str, str] = field(default=_EMPTY)
+    # A factory: dataclasses refuse an unhashable default such as a mappingproxy.
+    context: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 
 Reporter = Callable[[RequestReport], None]
