@@ -9,6 +9,10 @@ and a `{"message": …}` body.
     PUT  /things/{thingName}/jobs/$next           StartNextPendingJobExecution
     GET  /things/{thingName}/jobs/{jobId}         DescribeJobExecution (jobId may be $next)
     POST /things/{thingName}/jobs/{jobId}         UpdateJobExecution
+
+The service side decodes in two steps, so that a server can route (and authorize) a call
+before it validates it, without routing it twice: `route_https_request` (method and path,
+nothing validated), then `decode_routed_request`; `decode_https_request` does both.
 """
 
 from __future__ import annotations
@@ -79,6 +83,52 @@ def encode_https_request(thing_name: str, request: JobsRequest) -> HttpsRequest:
             return HttpsRequest(method="POST", path=f"{base}/{_segment(request.job_id)}", body=body)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HttpsRoute:
+    """Where an HTTPS call goes: its operation, and the path's thing name and job ID
+    (percent-decoded), not validated yet."""
+
+    operation: Operation
+    thing_name: str
+    job_id: str | None
+
+
+def route_https_request(method: str, path: str) -> HttpsRoute | None:
+    """The route of an HTTPS call (service side), or None when method and path are no Jobs
+    route. Nothing is validated: `decode_routed_request` does that."""
+    levels = path.strip("/").split("/")
+    if "%" in path:  # most paths hold nothing encoded: skip the decoding
+        levels = [unquote(level) for level in levels]
+    if len(levels) == 4:
+        job_id: str | None = levels[3]
+    elif len(levels) == 3:
+        job_id = None
+    else:
+        return None
+    if levels[0] != "things" or levels[2] != "jobs":
+        return None
+    operation = _route(method.upper(), job_id)
+    if operation is None:
+        return None
+    return HttpsRoute(operation=operation, thing_name=levels[1], job_id=job_id)
+
+
+def decode_routed_request(route: HttpsRoute, query: Mapping[str, str], body: bytes) -> JobsRequest:
+    """The request of a routed HTTPS call (service side); JobsError (InvalidRequest,
+    InvalidJson) when it is not valid. Only DescribeJobExecution reads `query`."""
+    operation, thing_name, job_id = route.operation, route.thing_name, route.job_id
+    if not is_valid_thing_name(thing_name):
+        raise JobsError(JobsErrorCode.INVALID_REQUEST, f"invalid thing name {thing_name!r}")
+    if job_id is not None and not (
+        is_valid_job_id(job_id) or (job_id == NEXT_JOB_ID and operation is not Operation.UPDATE)
+    ):
+        raise JobsError(JobsErrorCode.INVALID_REQUEST, f"invalid job id {job_id!r}")
+    if operation is Operation.DESCRIBE and job_id is not None:
+        return _describe(job_id, query)
+    members = load_request_object(body) if operation is not Operation.GET_PENDING else {}
+    return request_from_members(operation, job_id, members, with_client_token=False)
+
+
 def decode_https_request(
     method: str, path: str, query: Mapping[str, str], body: bytes
 ) -> tuple[str, JobsRequest] | None:
@@ -87,23 +137,10 @@ def decode_https_request(
     None when method and path are no Jobs route; JobsError (InvalidRequest, InvalidJson) when
     they are but the call is not valid.
     """
-    levels = [unquote(level) for level in path.strip("/").split("/")]
-    if len(levels) not in (3, 4) or levels[0] != "things" or levels[2] != "jobs":
-        return None
-    thing_name, job_id = levels[1], (levels[3] if len(levels) == 4 else None)
-    route = _route(method.upper(), job_id)
+    route = route_https_request(method, path)
     if route is None:
         return None
-    if not is_valid_thing_name(thing_name):
-        raise JobsError(JobsErrorCode.INVALID_REQUEST, f"invalid thing name {thing_name!r}")
-    if job_id is not None and not (
-        is_valid_job_id(job_id) or (job_id == NEXT_JOB_ID and route is not Operation.UPDATE)
-    ):
-        raise JobsError(JobsErrorCode.INVALID_REQUEST, f"invalid job id {job_id!r}")
-    if route is Operation.DESCRIBE and job_id is not None:
-        return thing_name, _describe(job_id, query)
-    members = load_request_object(body) if route is not Operation.GET_PENDING else {}
-    return thing_name, request_from_members(route, job_id, members, with_client_token=False)
+    return route.thing_name, decode_routed_request(route, query, body)
 
 
 def _route(method: str, job_id: str | None) -> Operation | None:
@@ -135,7 +172,10 @@ def _describe(job_id: str, query: Mapping[str, str]) -> DescribeRequest:
 
 def encode_https_response(response: Accepted) -> bytes:
     """The 200 body answering an HTTPS call (service side)."""
-    return dumps(message_members(response, https=True))
+    members = message_members(response, https=True)
+    # An update that asks for neither state nor document (a device's progress report, the
+    # commonest call) is answered `{}`: no encoder needed.
+    return dumps(members) if members else b"{}"
 
 
 def decode_https_response(request: JobsRequest, body: bytes) -> Accepted:

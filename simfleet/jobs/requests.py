@@ -27,6 +27,7 @@ CANCEL_STEP_TIMER = -1
 _DETAIL_KEY = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 _MAX_DETAIL_VALUE = 1024
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_DEVICE_STATUS_BY_VALUE: dict[str, ExecutionStatus] = {s.value: s for s in DEVICE_STATUSES}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,15 +220,14 @@ def _client_token(fields: Fields) -> str | None:
 
 def _status(fields: Fields) -> ExecutionStatus:
     value = fields.need("status", str)
-    allowed = sorted(status.value for status in DEVICE_STATUSES)
     # [U] A device asking for QUEUED, CANCELED, TIMED_OUT or REMOVED gets InvalidRequest, not
     # InvalidStateTransition: those statuses are outside UpdateJobExecution's documented values
     # whatever the current state, so it is a bad field, found before the execution is looked up.
-    if value not in allowed:
-        raise fields.fail(
-            "status", value, f"Member must satisfy enum value set: [{', '.join(allowed)}]"
-        )
-    return ExecutionStatus(value)
+    status = _DEVICE_STATUS_BY_VALUE.get(value)
+    if status is None:
+        allowed = ", ".join(sorted(_DEVICE_STATUS_BY_VALUE))
+        raise fields.fail("status", value, f"Member must satisfy enum value set: [{allowed}]")
+    return status
 
 
 def _status_details(fields: Fields) -> dict[str, str] | None:
@@ -243,7 +243,11 @@ def _status_details(fields: Fields) -> dict[str, str] | None:
             )
         if not 1 <= len(value) <= _MAX_DETAIL_VALUE:
             raise fields.fail(f"statusDetails.{key}", value, "Member must have length 1-1024")
-        if any(unicodedata.category(char).startswith("C") for char in value):
+        # An ASCII value holds a C-category character exactly when it is not printable
+        # (0x00-0x1f, 0x7f): the per-character lookup is only needed beyond ASCII.
+        if not (value.isascii() and value.isprintable()) and any(
+            unicodedata.category(char).startswith("C") for char in value
+        ):
             raise fields.fail(f"statusDetails.{key}", value, r"Member must match [^\p{C}]+")
     return details
 

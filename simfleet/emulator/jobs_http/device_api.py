@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 from simfleet.emulator.errors import AwsError
 from simfleet.emulator.http import ApiResponse, RequestCounters
@@ -32,13 +29,16 @@ from simfleet.emulator.http.messages import parse_query
 from simfleet.emulator.jobs_http.devices import DeviceAuthorizers
 from simfleet.emulator.jobs_http.errors import body_too_large, policy_denied, unknown_operation
 from simfleet.emulator.jobs_http.ports import JobsHandler
+from simfleet.emulator.jobs_http.request_ids import RequestIds
 from simfleet.emulator.policy import JobsApi
-from simfleet.jobs import NEXT_JOB_ID, JobsError, JobsErrorCode
+from simfleet.jobs import JobsError, JobsErrorCode, Operation
 from simfleet.jobs.https import (
     ERROR_TYPE_HEADER,
-    decode_https_request,
+    HttpsRoute,
+    decode_routed_request,
     encode_https_error,
     encode_https_response,
+    route_https_request,
 )
 
 logger = logging.getLogger("simfleet.emulator.jobs_http")
@@ -57,6 +57,8 @@ class DeviceCall:
 
     `target` is the request target as sent (percent-encoded path, then `?query`).
     `oversized`: the body went past the limit and was not read (`body` is then empty).
+    `certificate_id`: the certificate's id (`der_certificate_id(certificate_der)`) when the
+    driver already has it, None to have it computed.
     """
 
     certificate_der: bytes
@@ -65,33 +67,16 @@ class DeviceCall:
     target: str
     body: bytes = b""
     oversized: bool = False
+    certificate_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    api: JobsApi
-    thing_name: str
-
-
-def _route(method: str, path: str) -> _Route | None:
-    """The operation and thing of a call, routed as `simfleet.jobs.https` routes it (levels
-    percent-decoded, then `things/{thing}/jobs[/{jobId}]`), without validating anything."""
-    levels = [unquote(level) for level in path.strip("/").split("/")]
-    if len(levels) not in (3, 4) or levels[0] != "things" or levels[2] != "jobs":
-        return None
-    job_id = levels[3] if len(levels) == 4 else None
-    match method.upper(), job_id:
-        case "GET", None:
-            api = JobsApi.GET_PENDING_JOB_EXECUTIONS
-        case "PUT", str() if job_id == NEXT_JOB_ID:
-            api = JobsApi.START_NEXT_PENDING_JOB_EXECUTION
-        case "GET", str():
-            api = JobsApi.DESCRIBE_JOB_EXECUTION
-        case "POST", str():
-            api = JobsApi.UPDATE_JOB_EXECUTION
-        case _:
-            return None
-    return _Route(api=api, thing_name=levels[1])
+# The policy action of each operation (spec §4: `iotjobsdata:<Operation>`).
+_APIS = {
+    Operation.GET_PENDING: JobsApi.GET_PENDING_JOB_EXECUTIONS,
+    Operation.START_NEXT: JobsApi.START_NEXT_PENDING_JOB_EXECUTION,
+    Operation.DESCRIBE: JobsApi.DESCRIBE_JOB_EXECUTION,
+    Operation.UPDATE: JobsApi.UPDATE_JOB_EXECUTION,
+}
 
 
 def _first_values(raw_query: str) -> dict[str, str]:
@@ -119,13 +104,15 @@ class DeviceApi:
         self._arn_prefix = arn_prefix
         self._max_body_bytes = max_body_bytes
         self._counters = counters
+        self._request_ids = RequestIds()
 
     def handle(self, call: DeviceCall) -> ApiResponse:
         path, _, raw_query = call.target.partition("?")
-        found = _route(call.method, path)
-        operation = UNROUTED if found is None else found.api.value
+        # Routed once, by the codec that decodes the call (simfleet.jobs.https).
+        route = route_https_request(call.method, path)
+        operation = UNROUTED if route is None else _APIS[route.operation].value
         try:
-            status, headers, body, outcome = 200, {}, self._answer(call, found, path, raw_query), OK
+            status, headers, body, outcome = 200, {}, self._answer(call, route, path, raw_query), OK
         except AwsError as error:
             status, outcome = error.status, error.code
             headers, body = {ERROR_TYPE_HEADER: error.code}, _message(error.message)
@@ -139,41 +126,39 @@ class DeviceApi:
             status, outcome = https.status, https.error_type
             headers = {ERROR_TYPE_HEADER: https.error_type}
         self._counters.record(operation, outcome)
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+        headers[REQUEST_ID_HEADER] = self._request_ids.next()
         return ApiResponse(
             status=status,
-            headers=_headers(headers),
+            headers=headers,
             body=body,
-            operation=None if found is None else operation,
+            operation=None if route is None else operation,
             outcome=outcome,
         )
 
-    def _answer(self, call: DeviceCall, found: _Route | None, path: str, raw_query: str) -> bytes:
-        authorizer = self._authorizers.authorizer(call.certificate_der, call.source_ip)
+    def _answer(
+        self, call: DeviceCall, route: HttpsRoute | None, path: str, raw_query: str
+    ) -> bytes:
+        authorizer = self._authorizers.authorizer(
+            call.certificate_der, call.source_ip, call.certificate_id
+        )
         if isinstance(authorizer, AwsError):
             raise authorizer
-        if found is None:
+        if route is None:
             raise unknown_operation(call.method, path)
-        if not authorizer.can_call_jobs(found.api, found.thing_name):
+        api = _APIS[route.operation]
+        if not self._authorizers.can_call_jobs(authorizer, api, route.thing_name):
             raise policy_denied(
-                f"The certificate's policies do not allow iotjobsdata:{found.api.value} on "
-                f"{self._arn_prefix}thing/{found.thing_name}."
+                f"The certificate's policies do not allow iotjobsdata:{api.value} on "
+                f"{self._arn_prefix}thing/{route.thing_name}."
             )
         if call.oversized:
             raise body_too_large(self._max_body_bytes)
-        decoded = decode_https_request(call.method, path, _first_values(raw_query), call.body)
-        if decoded is None:  # _route() mirrors the codec; should they differ, the codec rules
-            raise unknown_operation(call.method, path)
-        thing_name, request = decoded
-        return encode_https_response(self._jobs.handle_request(thing_name, request))
+        # Only DescribeJobExecution reads its query.
+        query = _first_values(raw_query) if route.operation is Operation.DESCRIBE else {}
+        request = decode_routed_request(route, query, call.body)
+        return encode_https_response(self._jobs.handle_request(route.thing_name, request))
 
 
 def _message(message: str) -> bytes:
     return json.dumps({"message": message}, separators=(",", ":")).encode()
-
-
-def _headers(extra: Mapping[str, str]) -> dict[str, str]:
-    return {
-        **extra,
-        "Content-Type": JSON_CONTENT_TYPE,
-        REQUEST_ID_HEADER: str(uuid.uuid4()),
-    }

@@ -6,9 +6,10 @@ and is a device: `DeviceApi`, IoT Core policies. A caller without one is an oper
 service: `SigV4JobsApi`, SigV4 for `iot-jobs-data`. AWS serves the two on different ports (8443
 and 443, spec §2); one port serving both lets a device fleet and boto3 share an endpoint URL.
 
-The verified peer certificate is read per request from the TLS object of the connection
-(aiohttp's transport exposes it); one connection is one TLS session, so it cannot change
-between the requests of a keep-alive connection.
+The verified peer certificate is read from the TLS object of the connection (aiohttp's
+transport exposes it) at the connection's first request, and kept with its certificate id
+for the connection's life: one connection is one TLS session, so it cannot change between the
+requests of a keep-alive connection.
 
 Why not `simfleet.emulator.http.HttpsApiServer`: its TLS context asks for no client
 certificate, its handler knows one `RestJsonApi`, and its site costs 295 KB per idle
@@ -17,11 +18,15 @@ connection (tls.py). aiohttp's low-level `web.Server` is used the same way here.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
+from certs_tool.authority import der_certificate_id
 from simfleet.emulator.clock import Clock
 from simfleet.emulator.http import ApiRequest, ApiResponse
 from simfleet.emulator.http.web_server import TlsWebServer
@@ -42,27 +47,45 @@ from simfleet.emulator.jobs_http.tls import SlimTlsSite, jobs_ssl_context
 
 async def _read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
     """The body and False, or b"" and True once it goes past `limit` (the rest is not read)."""
+    content = request.content
+    if content.is_eof():
+        # The parser has the whole body already: every body-less call, and a Jobs body (a
+        # few hundred bytes) that came in the request's TLS record. One read, no await.
+        body = content.read_nowait()
+        return (b"", True) if len(body) > limit else (body, False)
     if request.content_length is not None and request.content_length > limit:
         return b"", True
-    body = bytearray()
-    while chunk := await request.content.readany():
-        body += chunk
-        if len(body) > limit:
+    buffer = bytearray()
+    while chunk := await content.readany():
+        buffer += chunk
+        if len(buffer) > limit:
             return b"", True
-    return bytes(body), False
+    return bytes(buffer), False
 
 
-def _peer(request: web.BaseRequest) -> tuple[bytes | None, str | None]:
-    """The DER of the verified client certificate (None without one) and the peer's address."""
-    transport = request.transport
-    if transport is None:
-        return None, None
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Peer:
+    """Who is at the other end of a connection: the verified client certificate's DER and id
+    (None without one), and the peer's address."""
+
+    der: bytes | None
+    certificate_id: str | None
+    address: str | None
+
+
+_NO_PEER = _Peer(der=None, certificate_id=None, address=None)
+
+
+def _read_peer(transport: asyncio.BaseTransport) -> _Peer:
     ssl_object = transport.get_extra_info("ssl_object")
     der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
     peer = transport.get_extra_info("peername")
-    # An IPv6 zone is no part of aws:SourceIp.
-    address = str(peer[0]).partition("%")[0] if peer else None
-    return der, address
+    return _Peer(
+        der=der,
+        certificate_id=None if der is None else der_certificate_id(der),
+        # An IPv6 zone is no part of aws:SourceIp.
+        address=str(peer[0]).partition("%")[0] if peer else None,
+    )
 
 
 class JobsHttpServer:
@@ -112,6 +135,9 @@ class JobsHttpServer:
             denials=self.counters.iam_denials,
             max_body_bytes=config.max_body_bytes,
         )
+        # Each connection's peer, read at its first request: one connection is one TLS
+        # session, whose certificate and address cannot change (the module docstring).
+        self._peers: WeakKeyDictionary[asyncio.BaseTransport, _Peer] = WeakKeyDictionary()
         self._server = TlsWebServer(
             self._handle,
             lambda runner, sock: SlimTlsSite(runner, sock, self._ssl),
@@ -132,19 +158,29 @@ class JobsHttpServer:
         """Stop listening, let in-flight requests finish, close every connection. Idempotent."""
         await self._server.close()
 
+    def _peer(self, request: web.BaseRequest) -> _Peer:
+        transport = request.transport
+        if transport is None:
+            return _NO_PEER
+        peer = self._peers.get(transport)
+        if peer is None:
+            peer = self._peers[transport] = _read_peer(transport)
+        return peer
+
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body, oversized = await _read_body(request, self._config.max_body_bytes)
-        der, address = _peer(request)
+        peer = self._peer(request)
         answer: ApiResponse
-        if der is not None:
+        if peer.der is not None:
             answer = self._devices.handle(
                 DeviceCall(
-                    certificate_der=der,
-                    source_ip=address,
+                    certificate_der=peer.der,
+                    source_ip=peer.address,
                     method=request.method,
                     target=request.raw_path,
                     body=body,
                     oversized=oversized,
+                    certificate_id=peer.certificate_id,
                 )
             )
         else:
@@ -155,7 +191,7 @@ class JobsHttpServer:
                     headers=request.headers.items(),
                     body=body,
                     oversized=oversized,
-                    source_ip=address,
+                    source_ip=peer.address,
                 )
             )
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)

@@ -13,6 +13,7 @@ from certs_tool import Fleet
 from certs_tool.policy.document import PolicyDocument, parse_policy
 from simfleet.emulator.errors import AwsError
 from simfleet.emulator.jobs_http import DeviceAuthorizers
+from simfleet.emulator.jobs_http.devices import MAX_GRANTS_PER_AUTHORIZER
 from simfleet.emulator.policy import Authorizer, DenialCounter, JobsApi, ThingIdentity
 from tests.emulator.jobs_http.helpers import ACCOUNT, REGION
 
@@ -166,3 +167,62 @@ def test_unknown_or_not_active_certificates_are_refused(
     assert (found.code, found.status) == ("CertificateValidationException", 400)
     assert device.certificate_id in found.message
     assert len(cache) == 0
+
+
+def _wide_policy() -> PolicyDocument:
+    """Every Jobs HTTPS action on every thing but the `locked-` ones."""
+    things = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/"
+    return parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "iotjobsdata:*", "Resource": f"{things}*"},
+                {"Effect": "Deny", "Action": "iotjobsdata:*", "Resource": f"{things}locked-*"},
+            ],
+        }
+    )
+
+
+def test_jobs_calls_are_answered_as_the_authorizer_answers(
+    principals: FakePrincipals, shared_fleet: Fleet
+) -> None:
+    device = shared_fleet.devices[0]
+    principals.by_id[device.certificate_id] = FakePrincipal(
+        status="ACTIVE", things=(), policies=(_wide_policy(),)
+    )
+    cache, reference = _authorizers(principals), _authorizers(principals)
+    authorizer = _authorizer(cache.authorizer(_der(shared_fleet, 0), None))
+    expected = _authorizer(reference.authorizer(_der(shared_fleet, 0), None))
+    # More names than the grants kept per authorizer, each asked twice.
+    names = [f"{prefix}{i}" for i in range(MAX_GRANTS_PER_AUTHORIZER + 4) for prefix in "ab"]
+    calls = [
+        (api, f"{kind}-{name}") for api in JobsApi for name in names for kind in ("t", "locked")
+    ]
+    for api, thing in calls + calls:
+        assert cache.can_call_jobs(authorizer, api, thing) == expected.can_call_jobs(api, thing)
+
+
+def test_every_denied_jobs_call_is_counted(principals: FakePrincipals, shared_fleet: Fleet) -> None:
+    denials = DenialCounter()
+    cache = DeviceAuthorizers(
+        principals, region=REGION, account_id=ACCOUNT, denials=denials, max_entries=10
+    )
+    own, other = shared_fleet.devices[0].thing_name, shared_fleet.devices[1].thing_name
+    authorizer = _authorizer(cache.authorizer(_der(shared_fleet, 0), None))
+    for _ in range(3):
+        assert cache.can_call_jobs(authorizer, GET_PENDING, own)
+        assert not cache.can_call_jobs(authorizer, GET_PENDING, other)
+    assert denials.snapshot() == {"iotjobsdata:GetPendingJobExecutions": 3}
+
+
+def test_a_changed_principal_keeps_no_grant_of_the_old_one(
+    principals: FakePrincipals, shared_fleet: Fleet
+) -> None:
+    cache = _authorizers(principals)
+    device = shared_fleet.devices[0]
+    der = _der(shared_fleet, 0)
+    before = _authorizer(cache.authorizer(der, None))
+    assert cache.can_call_jobs(before, GET_PENDING, device.thing_name)
+    principals.by_id[device.certificate_id] = FakePrincipal(status="ACTIVE", things=(), policies=())
+    after = _authorizer(cache.authorizer(der, None))
+    assert not cache.can_call_jobs(after, GET_PENDING, device.thing_name)
