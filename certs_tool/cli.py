@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from certs_tool.authority import init_fleet
-from certs_tool.errors import CertsToolError, PassphraseError
+from certs_tool.aws.commands import add_aws_commands
+from certs_tool.errors import AwsInterrupted, CertsToolError, PassphraseError
 from certs_tool.export import FORMATS, export_records
 from certs_tool.fleet import FleetPaths, load_fleet, read_manifest, read_metadata
 from certs_tool.fleet_policies import apply_policy_template
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)
-    except MintInterrupted as exc:
+    except (MintInterrupted, AwsInterrupted) as exc:
         print(f"certs-tool: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except CertsToolError as exc:
@@ -143,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=FORMATS, default="csv")
     export.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     export.set_defaults(command=_export)
+
+    # register, cleanup, endpoint, iam-policy: AWS IoT itself (certs_tool/aws/commands.py).
+    add_aws_commands(commands, _existing_passphrase)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`simfleet`: the command line of the simulator. Today: `simfleet emulator`."""
+"""`simfleet`: the command line of the simulator: `simfleet emulator`, `simfleet locust-options`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from certs_tool import CertsToolError
 from simfleet import __version__
+from simfleet.emulator.api_quotas import ApiQuotaConfig, parse_quota_spec
 from simfleet.emulator.config import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, ConfigError, EmulatorConfig
 from simfleet.emulator.quotas import Quota, QuotaConfig
 
@@ -59,10 +60,17 @@ def _parser() -> argparse.ArgumentParser:
         "line's administrator is always added (format: docs/emulator.md)",
     )  # fmt: skip
     emulator.add_argument(
-        "--quotas", type=_quotas, default=QuotaConfig(), metavar="SPEC",
+        "--quotas", type=_quotas, default=(QuotaConfig(), ApiQuotaConfig()), metavar="SPEC",
         help="AWS IoT quotas to enforce: aws (default: AWS's defaults), off, or comma-separated "
-        "changes such as jobs-writes=1000,connects-per-client-id=off (names: "
-        + ", ".join(q.value for q in Quota) + ", burst-seconds)",
+        "changes such as jobs-writes=1000,connects-per-client-id=off,api:RegisterCertificate=50 "
+        "(names: " + ", ".join(q.value for q in Quota) + ", burst-seconds; api=N|off for every "
+        "control-plane API, api:NAME=N|off for one)",
+    )  # fmt: skip
+    emulator.add_argument(
+        "--no-register-fleet", dest="register_fleet", action="store_false",
+        help="start with an empty registry: no CA trusted, no device known until registration "
+        "calls arrive on the control plane (certs-tool register); the fleet's server "
+        "certificate still serves TLS",
     )  # fmt: skip
     emulator.add_argument("--region", default=DEFAULT_REGION)
     emulator.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
@@ -70,12 +78,20 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     emulator.set_defaults(command=_emulator)
+    options = commands.add_parser(
+        "locust-options",
+        help="print Locust's help with simfleet's options (locust -f ... --help cannot)",
+        description="Locust prints --help before it loads a locustfile (locust#2917), so the "
+        "options a locustfile registers never show there. This prints Locust's help as "
+        "`locust -f locustfiles/jobs_mqtt.py --help` would with them.",
+    )
+    options.set_defaults(command=_locust_options)
     return parser
 
 
-def _quotas(spec: str) -> QuotaConfig:
+def _quotas(spec: str) -> tuple[QuotaConfig, ApiQuotaConfig]:
     try:
-        return QuotaConfig.parse(spec)
+        return parse_quota_spec(spec)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -95,7 +111,7 @@ def _emulator(args: argparse.Namespace) -> int:
             fleet_dir=args.fleet, state_dir=args.state_dir, host=args.host,
             mqtt_port=args.mqtt_port, jobs_port=args.jobs_port, api_port=args.api_port,
             region=args.region, account_id=args.account_id, iam_principals=args.iam_principals,
-            quotas=args.quotas,
+            quotas=args.quotas[0], api_quotas=args.quotas[1], register_fleet=args.register_fleet,
         )  # fmt: skip
         asyncio.run(serve(config))
     except (ConfigError, CertsToolError, StoreError, IamError) as exc:
@@ -105,6 +121,19 @@ def _emulator(args: argparse.Namespace) -> int:
         # Typically a port already in use, or an address this machine does not have.
         print(f"simfleet emulator: error: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _locust_options(_: argparse.Namespace) -> int:
+    # Imported here: locust monkey-patches the process with gevent on import, which the
+    # emulator command must never get.
+    import locust  # noqa: PLC0415
+    from locust.argument_parser import get_parser  # noqa: PLC0415
+
+    from simfleet.locust.run import install  # noqa: PLC0415
+
+    install(locust.events)
+    get_parser().print_help()
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The emulator process: wire the parts together, register the fleet, print the ready line,
-serve until SIGTERM or SIGINT, then close the store and exit 0.
+"""The emulator process: wire the parts together, register the fleet (unless
+`register_fleet` is off), print the ready line, serve until SIGTERM or SIGINT, then close the
+store and exit 0.
 
     Store ─ Registry ─ JobsService ─ ControlPlane ── HttpsApiServer (boto3 "iot")
                            │  ▲  ▲
@@ -17,6 +18,7 @@ import logging
 import os
 import secrets
 import signal
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +26,12 @@ from typing import Any
 
 from certs_tool import Fleet, load_fleet
 from certs_tool.files import PRIVATE, storage_errors, write_file_atomic
+from simfleet.emulator.api_quotas import ApiQuotas, MergedCounts
 from simfleet.emulator.broker import Broker, BrokerConfig, BrokerServer, ssl_context_for_fleet
 from simfleet.emulator.clock import Clock, SystemClock
 from simfleet.emulator.config import EmulatorConfig
 from simfleet.emulator.control_plane import ControlPlane
-from simfleet.emulator.http import HttpsApiServer, RequestCounters, control_plane_api
+from simfleet.emulator.http import ApiCall, HttpsApiServer, RequestCounters, control_plane_api
 from simfleet.emulator.iam import IamAuthorizer, Principals, administrator, load_principals
 from simfleet.emulator.jobs_counting import CountingJobsHandler
 from simfleet.emulator.jobs_http import JobsHttpConfig, JobsHttpCounters, JobsHttpServer
@@ -38,6 +41,7 @@ from simfleet.emulator.metrics import EmulatorMetrics
 from simfleet.emulator.quotas import Quotas
 from simfleet.emulator.registry import Registry
 from simfleet.emulator.store import Store
+from simfleet.emulator.tls_trust import TlsTrust
 
 log = logging.getLogger("simfleet.emulator")
 CREDENTIALS_FILE = "credentials.json"
@@ -76,6 +80,23 @@ def load_or_create_credentials(state_dir: Path) -> Credentials:
     return credentials
 
 
+class _RegistryEvents:
+    """What registration changes on the wire (certificate_book.CertificateEvents): TLS anchors
+    for the broker, and the connections of a certificate that left ACTIVE."""
+
+    def __init__(self) -> None:
+        self.trust: TlsTrust | None = None
+        self.broker: Broker | None = None
+
+    def trust_certificate(self, pem: bytes) -> None:
+        if self.trust is not None:
+            self.trust.trust(pem)
+
+    def deactivated(self, certificate_id: str) -> None:
+        if self.broker is not None:
+            self.broker.close_certificate(certificate_id)
+
+
 class Emulator:
     """Everything one emulator runs, started and stopped together."""
 
@@ -97,11 +118,13 @@ class Emulator:
             self.principals, region=config.region, account_id=config.account_id
         )
         self.store = Store.open(config.state_dir)
-        self.registry = Registry(self.store, clock=self.clock)
-        self.new_devices = self.registry.register_fleet(self.fleet)
+        self._events = _RegistryEvents()
+        self.registry = Registry(self.store, clock=self.clock, events=self._events)
+        self.new_devices = self.registry.register_fleet(self.fleet) if config.register_fleet else 0
         self._broker: Broker | None = None
         # One Quotas object: MQTT and HTTPS draw on the same Jobs budget, as on AWS.
         self.quotas = Quotas(config.quotas, now=self.clock.now())
+        self.api_quotas = ApiQuotas(config.api_quotas, now=self.clock.now())
         self.jobs = JobsService(
             self.store, self.registry, self.clock, self._notify, quotas=self.quotas
         )
@@ -139,6 +162,8 @@ class Emulator:
         context = ssl_context_for_fleet(
             self.fleet.server_cert_path, self.fleet.server_key_path, self.fleet.ca_cert_path
         )
+        self._trust_registered(context)
+        self._events.broker = self._broker
         mqtt_port = await self._mqtt.start(self.config.host, self.config.mqtt_port, context)
         self._jobs_http = JobsHttpServer(
             jobs=self.jobs,
@@ -159,7 +184,7 @@ class Emulator:
             credentials=self.principals.credentials(),
             region=self.config.region,
             clock=self.clock,
-            authorize=self.iam.authorize_call,
+            authorize=self._authorize_call,
         )
         metrics = EmulatorMetrics(
             broker=self._broker.counters,
@@ -168,7 +193,7 @@ class Emulator:
             jobs_https=self._jobs_http.counters,
             jobs=self.jobs,
             loop_lag=self._lag.lag,
-            throttles=self.quotas.counters,
+            throttles=MergedCounts(self.quotas.counters, self.api_quotas.throttles),
             iam_denials=(self.iam.denials, self._jobs_http.counters.iam_denials),
         )
         self._api = HttpsApiServer(
@@ -195,6 +220,21 @@ class Emulator:
             "state_dir": str(self.config.state_dir.resolve()),
             "pid": os.getpid(),
         }
+
+    def _trust_registered(self, context: ssl.SSLContext) -> None:
+        """The broker's TLS lets through what the registry holds (tls_trust.py), from now on
+        as registration calls add to it."""
+        trust = TlsTrust(context, [self.fleet.ca_cert_path.read_bytes()])
+        for ca in self.registry.certificates.cas():
+            trust.trust(ca.pem)
+        for pem in self.store.pems_without_ca():
+            trust.trust(pem)
+        self._events.trust = trust
+
+    def _authorize_call(self, call: ApiCall) -> None:
+        """IAM first, then the API's rate quota: a refused call takes no token."""
+        self.iam.authorize_call(call)
+        self.api_quotas.admit(call.operation, self.clock.now())
 
     async def _drive_jobs(self) -> None:
         """Rollouts, timeouts, retries and aborts happen at their time even when no device
@@ -239,9 +279,14 @@ async def serve(config: EmulatorConfig) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        registered = (
+            f"{emulator.new_devices} new"
+            if config.register_fleet
+            else "not registered: --no-register-fleet"
+        )
         log.info(
-            "serving %d devices (%d new): MQTT on %s:%d, Jobs HTTPS on port %d, control plane %s",
-            ready["devices"], emulator.new_devices, config.host, ready["mqtt_port"],
+            "serving %d devices (%s): MQTT on %s:%d, Jobs HTTPS on port %d, control plane %s",
+            ready["devices"], registered, config.host, ready["mqtt_port"],
             ready["jobs_port"], ready["api_url"],
         )  # fmt: skip
         sys.stdout.write(json.dumps(ready) + "\n")

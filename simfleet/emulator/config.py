@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simfleet.emulator.api_quotas import ApiQuotaConfig
 from simfleet.emulator.quotas import QuotaConfig
 
 DEFAULT_REGION = "us-east-1"
@@ -31,6 +32,10 @@ class EmulatorConfig:
     account_id: str = DEFAULT_ACCOUNT_ID
     iam_principals: Path | None = None  # None: only the ready line's administrator
     quotas: QuotaConfig = field(default_factory=QuotaConfig)  # AWS's values (spec §6)
+    api_quotas: ApiQuotaConfig = field(default_factory=ApiQuotaConfig)  # per-API TPS, AWS's
+    # False (--no-register-fleet): start with an empty registry, for registration through the
+    # control plane (`certs-tool register`); the fleet still provides the server certificate.
+    register_fleet: bool = True
 
     def __post_init__(self) -> None:
         try:

@@ -25,6 +25,15 @@ class CertificateStatus(enum.StrEnum):
     PENDING_ACTIVATION = "PENDING_ACTIVATION"
 
 
+class CertificateMode(enum.StrEnum):
+    """How devices present a CA's certificates (botocore `CertificateMode`): DEFAULT needs the
+    CA's verification certificate at registration, SNI_ONLY does not (the emulator serves both
+    alike: it does not check SNI)."""
+
+    DEFAULT = "DEFAULT"
+    SNI_ONLY = "SNI_ONLY"
+
+
 class JobStatus(enum.StrEnum):
     """A job's status (botocore `JobStatus`, spec §3)."""
 
@@ -46,6 +55,9 @@ class CaCertificate:
     pem: bytes
     status: CertificateStatus
     created_at: float
+    # register_fleet registers the fleet CA as `certs-tool register` does by default.
+    certificate_mode: CertificateMode = CertificateMode.SNI_ONLY
+    auto_registration: bool = False  # accepted and answered; no device auto-registers
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -5,8 +5,20 @@ change (the write first, so memory never shows what the disk does not have). The
 path is `principal(certificate_id)`: a dict lookup once the principal has been built, and
 principals that carry the same policy names share one tuple of parsed PolicyDocuments.
 
+    Registry ── certificates: CertificateBook   CAs and device certificates (certificate_book)
+             ├─ policies: PolicyBook            documents and AttachPolicy (policy_book)
+             ├─ tags: Tags                      by resource ARN (tags)
+             ├─ ThingGroups                     groups and members (thing_groups)
+             └─ Attachments                     certificate -> things, policies (attachments)
+
+The parts share one principal cache, here: any change to a certificate's status, things or
+policies drops its principal, so the next CONNECT or HTTPS request sees the change.
+
 Operations that AWS refuses raise AwsError with AWS's code; a fleet directory that contradicts
-itself raises certs_tool.FleetError.
+itself raises certs_tool.FleetError. DeleteThing as AWS answers it: a thing that does not exist
+is deleted without error (AWS API reference, DeleteThing), one with principals attached is
+refused with AWS's message (aws/aws-connected-device-framework #76, CGI-FR/IoT-Hub-Portal
+#2147), and its group memberships go with it.
 """
 
 from __future__ import annotations
@@ -16,12 +28,15 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from certs_tool import DeviceRecord, Fleet, FleetError, InvalidInputError
+from certs_tool import DeviceRecord, Fleet, FleetError
 from certs_tool.authority import der_certificate_id
-from certs_tool.policy.document import PolicyDocument, parse_policy
+from certs_tool.policy.document import PolicyDocument
+from simfleet.emulator.attachments import Attachments
+from simfleet.emulator.certificate_book import CertificateBook, CertificateEvents
 from simfleet.emulator.clock import Clock
-from simfleet.emulator.errors import AwsError, already_exists, not_found
+from simfleet.emulator.errors import AwsError, already_exists, invalid_request, not_found
 from simfleet.emulator.policy import ThingIdentity
+from simfleet.emulator.policy_book import PolicyBook
 from simfleet.emulator.records import (
     CaCertificate,
     Certificate,
@@ -31,6 +46,7 @@ from simfleet.emulator.records import (
     ThingGroup,
 )
 from simfleet.emulator.store import Store
+from simfleet.emulator.tags import Tags
 from simfleet.emulator.thing_groups import ThingGroups, new_id
 
 _PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
@@ -75,32 +91,28 @@ class _Registration:
     policy_pairs: list[tuple[str, str]] = field(default_factory=list)  # (policy, certificate)
 
 
-_Attached = tuple[tuple[str, ...], tuple[str, ...]]  # (thing names, policy names)
-_UNATTACHED: _Attached = ((), ())
-
-
 class Registry:
     """The registry of one emulator, backed by `store`."""
 
-    def __init__(self, store: Store, *, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, *, clock: Clock, events: CertificateEvents | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
-        self._cas = {ca.certificate_id: ca for ca in store.ca_certificates()}
-        # Every registered certificate -> (things, policies) attached to it: one dict, one key
-        # string per certificate (100k devices). Tuples of policy names are interned: a fleet
-        # holds one ("jobs-all",) tuple, not 100k.
-        self._certificates: dict[str, _Attached] = dict.fromkeys(
-            store.certificate_ids(), _UNATTACHED
-        )
+        self._attachments = Attachments()
+        self._attachments.add_certificates(store.certificate_ids())
         self._things = {t.name: t for t in store.things()}
         self._groups = ThingGroups(store, clock=clock)
-        self._policies = {p.name: p for p in store.policies()}
-        self._parsed = {name: _parse(p) for name, p in self._policies.items()}
-        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._attach_things(store.thing_principals())
-        self._attach_policies(store.policy_targets())
-        self._policy_sets: dict[tuple[str, ...], tuple[PolicyDocument, ...]] = {}
         self._principals: dict[str, Principal] = {}
+        self.certificates = CertificateBook(
+            store, self._attachments, clock=clock, forget=self._forget, events=events
+        )
+        self.policies = PolicyBook(store, self._attachments, forget=self._forget)
+        self.tags = Tags(store)
+        self._attach_things(store.thing_principals())
+        self._attachments.attach_policies(
+            (p, c) for p, c in store.policy_targets() if p in self.policies
+        )
 
     # --- the broker's view ----------------------------------------------------------------
 
@@ -112,24 +124,32 @@ class Registry:
         """
         found = self._principals.get(certificate_id)
         if found is None:
-            attached = self._certificates.get(certificate_id)
-            if attached is None:
+            if certificate_id not in self._attachments:
                 return None
-            things, policies = attached
             certificate = self.certificate(certificate_id)
             found = Principal(
                 certificate_id=certificate_id,
                 certificate_pem=certificate.pem,
                 status=certificate.status.value,
-                things=tuple(_identity(self._things[name]) for name in things),
-                policies=self._policy_set(policies),
+                things=tuple(
+                    _identity(self._things[name])
+                    for name in self._attachments.things_of(certificate_id)
+                ),
+                policies=self.policies.documents(self._attachments.policies_of(certificate_id)),
             )
             self._principals[certificate_id] = found
         return found
 
     def trusted_ca_certificates(self) -> list[bytes]:
-        """The PEMs of the ACTIVE CA certificates, for the broker's TLS context."""
-        return [ca.pem for ca in self._cas.values() if ca.status is CertificateStatus.ACTIVE]
+        """The PEMs of the ACTIVE CA certificates."""
+        return [ca.pem for ca in self.certificates.cas() if ca.status is CertificateStatus.ACTIVE]
+
+    def _forget(self, certificate_id: str | None) -> None:
+        """A certificate's status, things or policies changed (None: maybe every one's)."""
+        if certificate_id is None:
+            self._principals.clear()
+        else:
+            self._principals.pop(certificate_id, None)
 
     # --- fleet registration ---------------------------------------------------------------
 
@@ -147,12 +167,14 @@ class Registry:
             status=CertificateStatus.ACTIVE,
             created_at=now,
         )
-        new_ca = ca.certificate_id not in self._cas
-        changed_policies = self._changed_policies(fleet)
+        new_ca = not self.certificates.has_ca(ca.certificate_id)
+        changed_policies = self.policies.fleet_changes(fleet)
         devices = [d for d in fleet.devices if not self._is_registered(d)]
         if not (new_ca or changed_policies or devices):
             return 0
-        known_policies = self._policies.keys() | {p.name for p, _ in changed_policies}
+        known_policies = {p.name for p in self.policies.all()} | {
+            p.name for p, _ in changed_policies
+        }
         plan = self._plan(fleet, devices, ca.certificate_id, known_policies, now)
         with self._store.transaction():
             if new_ca:
@@ -165,18 +187,12 @@ class Registry:
             self._store.attach_thing_principals(plan.thing_pairs)
             self._store.attach_policies(plan.policy_pairs)
         if new_ca:
-            self._cas[ca.certificate_id] = ca
-        for policy, parsed in changed_policies:
-            self._policies[policy.name] = policy
-            self._parsed[policy.name] = parsed
-        if changed_policies:
-            # Any principal may carry a changed policy: rebuild them as they are next asked for.
-            self._policy_sets.clear()
-            self._principals.clear()
-        self._certificates.update(dict.fromkeys(plan.certificates, _UNATTACHED))
+            self.certificates.remember_ca(ca)
+        self.policies.adopt(changed_policies)
+        self._attachments.add_certificates(plan.certificates)
         self._things.update(plan.things)
         self._attach_things(plan.thing_pairs)
-        self._attach_policies(plan.policy_pairs)
+        self._attachments.attach_policies(plan.policy_pairs)
         for device in devices:
             self._principals.pop(device.certificate_id, None)
         return len(devices)
@@ -192,14 +208,14 @@ class Registry:
         """What registering `devices` adds: only what the registry does not hold yet."""
         plan = _Registration()
         root = str(fleet.root)
+        attachments = self._attachments
         for device in devices:
             certificate_id, thing_name = device.certificate_id, device.thing_name
             if not known_policies.issuperset(device.policies):
                 # What AttachPolicy answers for a policy that was never created.
                 missing = sorted(set(device.policies) - known_policies)
                 raise not_found(f"policy {missing[0]} (attached to {thing_name})")
-            things, policies = self._certificates.get(certificate_id, _UNATTACHED)
-            if certificate_id not in self._certificates:
+            if certificate_id not in attachments:
                 path = os.path.join(root, device.cert_path)
                 pem = _read(path)
                 if _certificate_id(pem, path) != certificate_id:
@@ -216,63 +232,34 @@ class Registry:
                 )
             if thing_name not in self._things:
                 plan.things[thing_name] = Thing(name=thing_name, thing_id=new_id())
-            if thing_name not in things:
+            if thing_name not in attachments.things_of(certificate_id):
                 plan.thing_pairs.append((thing_name, certificate_id))
+            policies = attachments.policies_of(certificate_id)
             for policy in device.policies:
                 if policy not in policies:
                     plan.policy_pairs.append((policy, certificate_id))
         return plan
 
-    def _changed_policies(self, fleet: Fleet) -> list[tuple[Policy, PolicyDocument]]:
-        changed = []
-        for name, data in fleet.policy_documents():
-            text = data.decode()
-            current = self._policies.get(name)
-            if current is None or current.document != text:
-                # [U] A fleet whose policy file changed gets the new document as the default
-                # version, as CreatePolicyVersion --set-as-default would do on AWS.
-                version = "1" if current is None else str(int(current.default_version) + 1)
-                policy = Policy(name=name, document=text, default_version=version)
-                changed.append((policy, _parse(policy)))
-        return changed
-
     def _is_registered(self, device: DeviceRecord) -> bool:
-        things, policies = self._certificates.get(device.certificate_id, _UNATTACHED)
+        certificate_id = device.certificate_id
+        policies = self._attachments.policies_of(certificate_id)
         return (
             device.thing_name in self._things
-            and device.thing_name in things
+            and device.thing_name in self._attachments.things_of(certificate_id)
             and all(p in policies for p in device.policies)
         )
 
-    # --- certificates and policies --------------------------------------------------------
+    # --- certificates and policies (see certificate_book.py, policy_book.py) -------------
 
     def certificate(self, certificate_id: str) -> Certificate:
-        found = None
-        if certificate_id in self._certificates:
-            found = self._store.certificate(certificate_id)
-        if found is None:
-            raise not_found(f"certificate {certificate_id}")
-        return found
+        return self.certificates.certificate(certificate_id)
 
     def set_certificate_status(self, certificate_id: str, status: CertificateStatus) -> None:
-        """UpdateCertificate. A connected device keeps its connection (the broker only asks at
-        CONNECT); its next CONNECT is refused."""
-        self.certificate(certificate_id)
-        self._store.set_certificate_status(certificate_id, status)
-        self._principals.pop(certificate_id, None)
+        """UpdateCertificate: a certificate that leaves ACTIVE loses its open connections."""
+        self.certificates.set_status(certificate_id, status)
 
     def policy(self, name: str) -> Policy:
-        found = self._policies.get(name)
-        if found is None:
-            raise not_found(f"policy {name}")
-        return found
-
-    def _policy_set(self, names: tuple[str, ...]) -> tuple[PolicyDocument, ...]:
-        found = self._policy_sets.get(names)
-        if found is None:
-            found = tuple(self._parsed[n] for n in names if n in self._parsed)
-            self._policy_sets[names] = found
-        return found
+        return self.policies.get(name)
 
     # --- things ---------------------------------------------------------------------------
 
@@ -300,14 +287,81 @@ class Registry:
         existing = self._things.get(name)
         if existing is not None:
             if dict(existing.attributes) != dict(attributes):
-                raise already_exists(f"thing {name} already exists with different attributes")
+                raise already_exists(
+                    f"thing {name} already exists with different attributes",
+                    resource_id=existing.thing_id,
+                )
             return existing
         thing = Thing(name=name, thing_id=new_id(), attributes=dict(attributes))
         self._store.put_things([thing])
         self._things[name] = thing
         return thing
 
+    def delete_thing(self, name: str, *, expected_version: int | None = None) -> bool:
+        """DeleteThing (see the module docstring); False if there was no such thing."""
+        thing = self._things.get(name)
+        if thing is None:
+            return False
+        if expected_version is not None and expected_version != thing.version:
+            raise AwsError(
+                "VersionConflictException",
+                f"The version of thing {name} is {thing.version}, not {expected_version}.",
+                409,
+            )
+        if self._attachments.principals_of(name):
+            raise invalid_request(
+                f"Cannot delete. Thing {name} is still attached to one or more principals"
+            )
+        self._store.delete_thing(name)
+        self._groups.forget_thing(name)
+        del self._things[name]
+        return True
+
+    def attach_thing_principal(self, thing: str, certificate_id: str) -> None:
+        """AttachThingPrincipal; attached again, nothing changes."""
+        self.thing(thing)
+        self.certificate(certificate_id)
+        if thing not in self._attachments.things_of(certificate_id):
+            self._store.attach_thing_principals([(thing, certificate_id)])
+            self._attach_things([(thing, certificate_id)])
+            self._forget(certificate_id)
+
+    def detach_thing_principal(self, thing: str, certificate_id: str) -> None:
+        """DetachThingPrincipal. [U] A pair that is not attached is ResourceNotFoundException,
+        as moto answers."""
+        self.thing(thing)
+        self.certificate(certificate_id)
+        if thing not in self._attachments.things_of(certificate_id):
+            raise not_found(f"certificate {certificate_id} is not attached to thing {thing}")
+        self._store.detach_thing_principal(thing, certificate_id)
+        self._attachments.detach_thing(thing, certificate_id)
+        self._forget(certificate_id)
+
+    def thing_principals(self, thing: str) -> tuple[str, ...]:
+        """The certificate ids attached to `thing` (ListThingPrincipals)."""
+        self.thing(thing)
+        return self._attachments.principals_of(thing)
+
+    def principal_things(self, certificate_id: str) -> tuple[str, ...]:
+        """The things attached to a certificate (ListPrincipalThings)."""
+        self.certificate(certificate_id)
+        return self._attachments.things_of(certificate_id)
+
+    def policy_targets(self, policy: str) -> Iterator[str]:
+        """The certificate ids `policy` is attached to (ListTargetsForPolicy)."""
+        self.policies.get(policy)
+        return self._attachments.policy_targets(policy)
+
+    def attached_policies(self, certificate_id: str) -> tuple[str, ...]:
+        """The policies attached to a certificate (ListAttachedPolicies)."""
+        self.certificate(certificate_id)
+        return self._attachments.policies_of(certificate_id)
+
     # --- thing groups (see thing_groups.py) ----------------------------------------------
+
+    @property
+    def groups(self) -> ThingGroups:
+        return self._groups
 
     def thing_group(self, name: str) -> ThingGroup:
         return self._groups.get(name)
@@ -331,29 +385,21 @@ class Registry:
         self.thing(thing)
         self._groups.add_member(group, thing)
 
+    def remove_thing_from_thing_group(self, group: str, thing: str) -> None:
+        self.thing(thing)
+        self._groups.remove_member(group, thing)
+
     def thing_group_members(self, group: str) -> list[str]:
         return self._groups.members(group)
 
     # --- internals ------------------------------------------------------------------------
 
     def _attach_things(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """(thing, certificate) pairs: AttachThingPrincipal."""
-        certificates, things = self._certificates, self._things
-        for thing_name, certificate_id in pairs:
-            attached = certificates.get(certificate_id)
-            thing = things.get(thing_name)
-            if attached is not None and thing is not None and thing_name not in attached[0]:
-                # The Thing's own name string, not another copy of it.
-                certificates[certificate_id] = ((*attached[0], thing.name), attached[1])
-
-    def _attach_policies(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """(policy, certificate) pairs: AttachPolicy."""
-        certificates, interned = self._certificates, self._names
-        for policy, certificate_id in pairs:
-            attached = certificates.get(certificate_id)
-            if attached is not None and policy not in attached[1]:
-                names = (*attached[1], policy)
-                certificates[certificate_id] = (attached[0], interned.setdefault(names, names))
+        """(thing, certificate) pairs, with the Thing's own name string (no other copy)."""
+        things = self._things
+        self._attachments.attach_things(
+            (things[name].name, certificate_id) for name, certificate_id in pairs if name in things
+        )
 
 
 def _key(certificate: Certificate) -> str:
@@ -362,13 +408,6 @@ def _key(certificate: Certificate) -> str:
 
 def _identity(thing: Thing) -> ThingIdentity:
     return ThingIdentity(name=thing.name, type_name=thing.type_name, attributes=thing.attributes)
-
-
-def _parse(policy: Policy) -> PolicyDocument:
-    try:
-        return parse_policy(policy.document)
-    except InvalidInputError as exc:  # what CreatePolicy answers
-        raise AwsError("MalformedPolicyException", f"{policy.name}: {exc}", 400) from None
 
 
 def _read(path: str) -> bytes:

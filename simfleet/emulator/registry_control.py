@@ -1,40 +1,77 @@
-"""The registry half of the control plane: things, thing groups and certificates as AWS IoT
-operations (see control_plane.py for the conventions), and the ARNs of this emulator's region
-and account."""
+"""The registry half of the control plane: things, thing groups, certificates, policies and
+tags as AWS IoT operations (see control_plane.py for the conventions).
+
+    RegistryControl ─┬─ CertificateControl   CA and device certificates (certificates_control)
+                     ├─ PolicyControl        policies, their targets, tags (policies_control)
+                     ├─ ThingControl         deletions, principals, group listings (things_control)
+                     └─ ControlBase          registry, clock, ARNs (control_base)
+
+This module keeps the things and thing groups of issue #3 (CreateThing, DescribeThing, ...).
+`REGISTRATION_OPERATIONS` names the operations issue #7 added for `certs-tool register` and
+`cleanup`; the HTTP layer serves any method named after an operation, listed or not.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
-from simfleet.emulator.clock import Clock
+from simfleet.emulator.certificates_control import CertificateControl
 from simfleet.emulator.control_shapes import (
     check_attributes,
-    check_enum,
     check_name,
     paginate,
-    partition,
     put,
     refuse_unsupported,
     timestamp,
 )
-from simfleet.emulator.errors import invalid_request
-from simfleet.emulator.jobs_service import JobTarget, TargetKind
-from simfleet.emulator.records import CertificateStatus, Thing
-from simfleet.emulator.registry import Registry
+from simfleet.emulator.jobs_service import TargetKind
+from simfleet.emulator.policies_control import PolicyControl
+from simfleet.emulator.records import Thing
+from simfleet.emulator.tags import tag_map
+from simfleet.emulator.things_control import ThingControl
 
-# UpdateCertificate: the other statuses are IoT's own (botocore model, newStatus).
-_SETTABLE_STATUSES = ("ACTIVE", "INACTIVE", "REVOKED")
+# AWS operation name (botocore model) -> method name, for the operations of issue #7.
+REGISTRATION_OPERATIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "AttachPolicy": "attach_policy",
+        "AttachThingPrincipal": "attach_thing_principal",
+        "CreatePolicy": "create_policy",
+        "DeleteCACertificate": "delete_ca_certificate",
+        "DeleteCertificate": "delete_certificate",
+        "DeletePolicy": "delete_policy",
+        "DeleteThing": "delete_thing",
+        "DeleteThingGroup": "delete_thing_group",
+        "DescribeCACertificate": "describe_ca_certificate",
+        "DetachPolicy": "detach_policy",
+        "DetachThingPrincipal": "detach_thing_principal",
+        "GetPolicy": "get_policy",
+        "GetRegistrationCode": "get_registration_code",
+        "ListAttachedPolicies": "list_attached_policies",
+        "ListCACertificates": "list_ca_certificates",
+        "ListCertificates": "list_certificates",
+        "ListCertificatesByCA": "list_certificates_by_ca",
+        "ListPolicies": "list_policies",
+        "ListPrincipalThings": "list_principal_things",
+        "ListTagsForResource": "list_tags_for_resource",
+        "ListTargetsForPolicy": "list_targets_for_policy",
+        "ListThingGroups": "list_thing_groups",
+        "ListThingGroupsForThing": "list_thing_groups_for_thing",
+        "ListThingPrincipals": "list_thing_principals",
+        "ListThingsInThingGroup": "list_things_in_thing_group",
+        "RegisterCACertificate": "register_ca_certificate",
+        "RegisterCertificate": "register_certificate",
+        "RegisterCertificateWithoutCA": "register_certificate_without_ca",
+        "RemoveThingFromThingGroup": "remove_thing_from_thing_group",
+        "TagResource": "tag_resource",
+        "UntagResource": "untag_resource",
+        "UpdateCACertificate": "update_ca_certificate",
+    }
+)
 
 
-class RegistryControl:
-    def __init__(self, registry: Registry, *, region: str, account_id: str, clock: Clock) -> None:
-        self._registry = registry
-        self._clock = clock
-        self.region = region
-        self.account_id = account_id
-        self._arn_prefix = f"arn:{partition(region)}:iot:{region}:{account_id}:"
-
+class RegistryControl(CertificateControl, PolicyControl, ThingControl):
     # --- things and thing groups ----------------------------------------------------------
 
     def create_thing(
@@ -46,11 +83,12 @@ class RegistryControl:
         **unsupported: object,
     ) -> dict[str, Any]:
         refuse_unsupported(unsupported)
-        thing = self._registry.create_thing(
-            check_name(thingName, "thingName"),
-            type_name=thingTypeName,
-            attributes=check_attributes((attributePayload or {}).get("attributes")),
-        )
+        with self._naming(lambda _: self._arn("thing", thingName)):
+            thing = self._registry.create_thing(
+                check_name(thingName, "thingName"),
+                type_name=thingTypeName,
+                attributes=check_attributes((attributePayload or {}).get("attributes")),
+            )
         return {
             "thingName": thing.name,
             "thingArn": self._thing_arn(thing),
@@ -121,15 +159,20 @@ class RegistryControl:
         tags: list[Mapping[str, str]] | None = None,
         **unsupported: object,
     ) -> dict[str, Any]:
-        del tags  # as in create_job
         refuse_unsupported(unsupported)
         properties = thingGroupProperties or {}
-        group = self._registry.create_thing_group(
-            check_name(thingGroupName, "thingGroupName"),
-            parent=parentGroupName,
-            description=properties.get("thingGroupDescription"),
-            attributes=check_attributes(properties.get("attributePayload", {}).get("attributes")),
-        )
+        checked_tags = tag_map(tags)
+        with self._naming(lambda _: self._arn("thinggroup", thingGroupName)):
+            group = self._registry.create_thing_group(
+                check_name(thingGroupName, "thingGroupName"),
+                parent=parentGroupName,
+                description=properties.get("thingGroupDescription"),
+                attributes=check_attributes(
+                    properties.get("attributePayload", {}).get("attributes")
+                ),
+            )
+        # [U] Tags given again with an existing group are added to its tags.
+        self._registry.tags.put(self._arn("thinggroup", group.name), checked_tags)
         return {
             "thingGroupName": group.name,
             "thingGroupArn": self._arn("thinggroup", group.name),
@@ -174,56 +217,3 @@ class RegistryControl:
         thing = self._name_or_arn(thingName, thingArn, TargetKind.THING)
         self._registry.add_thing_to_thing_group(group, thing)
         return {}
-
-    # --- certificates ---------------------------------------------------------------------
-
-    def describe_certificate(self, *, certificateId: str, **unsupported: object) -> dict[str, Any]:
-        refuse_unsupported(unsupported)
-        certificate = self._registry.certificate(certificateId)
-        description: dict[str, Any] = {
-            "certificateArn": self._arn("cert", certificateId),
-            "certificateId": certificateId,
-            "status": certificate.status.value,
-            "certificatePem": certificate.pem.decode(),
-            "ownedBy": self.account_id,
-            "creationDate": timestamp(certificate.created_at),
-        }
-        put(description, "caCertificateId", certificate.ca_certificate_id)
-        return {"certificateDescription": description}
-
-    def update_certificate(
-        self, *, certificateId: str, newStatus: str, **unsupported: object
-    ) -> dict[str, Any]:
-        refuse_unsupported(unsupported)
-        check_enum(newStatus, _SETTABLE_STATUSES, "newStatus")
-        self._registry.set_certificate_status(certificateId, CertificateStatus(newStatus))
-        return {}
-
-    # --- ARNs -----------------------------------------------------------------------------
-
-    def _arn(self, kind: str, name: str) -> str:
-        return f"{self._arn_prefix}{kind}/{name}"
-
-    def _job_arn(self, job_id: str) -> str:
-        return self._arn("job", job_id)
-
-    def _thing_arn(self, thing: Thing) -> str:
-        return self._arn("thing", thing.name)
-
-    def _target(self, arn: str) -> JobTarget:
-        """A job target: `arn:aws:iot:{region}:{account}:thing/NAME` or `.../thinggroup/NAME`
-        in this emulator's region and account."""
-        kind, _, name = arn.removeprefix(self._arn_prefix).partition("/")
-        if not arn.startswith(self._arn_prefix) or kind not in {k.value for k in TargetKind}:
-            raise invalid_request(f"Invalid target ARN {arn}")
-        return JobTarget(arn=arn, kind=TargetKind(kind), name=check_name(name, "target name"))
-
-    def _name_or_arn(self, name: str | None, arn: str | None, kind: TargetKind) -> str:
-        if arn is not None:
-            target = self._target(arn)
-            if target.kind is not kind or name not in (None, target.name):
-                raise invalid_request(f"Invalid {kind.value} ARN {arn}")
-            return target.name
-        if name is None:
-            raise invalid_request(f"A {kind.value} name or ARN is required")
-        return name

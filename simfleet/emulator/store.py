@@ -17,8 +17,14 @@ Writes outside `transaction()` are committed one statement at a time (autocommit
 (fleet registration, queueing a job's executions) groups its statements in one transaction.
 
 Schema versions: 1 (emulator part 1); 2 adds the rollouts of jobs (their progress and the
-things they still have to notify). A version-1 database is migrated in place when opened (the
-new tables start empty: part 1 had no rollouts); any other version is refused.
+things they still have to notify); 3 (issue #7: registration and clean-up through the control
+plane) adds a CA's certificate mode and auto-registration flag, and resource tags. An older
+database is migrated in place when opened, one version at a time (new tables start empty,
+new columns with the value the older emulator implied); any other version is refused.
+
+Deleting pairs (DetachThingPrincipal, DetachPolicy, RemoveThingFromThingGroup) needs an index
+that bulk registration is better off without (see above): the first deletion from a pair table
+in a process creates its index, once (~0.2 s per 100k rows); a clean-up is fast from then on.
 
 Errors:
     StoreError   the state directory holds no usable database (another schema version, not
@@ -37,6 +43,7 @@ from typing import Any, Final
 from simfleet.emulator.records import (
     CaCertificate,
     Certificate,
+    CertificateMode,
     CertificateStatus,
     Job,
     JobStatus,
@@ -46,10 +53,11 @@ from simfleet.emulator.records import (
     ThingGroup,
 )
 from simfleet.emulator.rollout import RolloutState
+from simfleet.emulator.store_registry import RegistryRows
 from simfleet.jobs import ExecutionRecord, ExecutionStatus
 
 DATABASE_FILE: Final = "emulator.db"
-SCHEMA_VERSION: Final = 2  # a new schema is a new number, with a migration from the last
+SCHEMA_VERSION: Final = 3  # a new schema is a new number, with a migration from the last
 
 _SCHEMA_V1: Final = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -96,6 +104,20 @@ CREATE TABLE rollout_things (
 UPDATE schema_version SET version = 2;
 """
 
+# Version 3: the CAs registered before it were the fleet's, which register_fleet registers as
+# `certs-tool register` does by default: SNI_ONLY, no auto-registration. Tags by resource ARN.
+_V3_COLUMNS: Final = {
+    "certificate_mode": "ALTER TABLE ca_certificates"
+    " ADD COLUMN certificate_mode TEXT NOT NULL DEFAULT 'SNI_ONLY';",
+    "auto_registration": "ALTER TABLE ca_certificates"
+    " ADD COLUMN auto_registration INTEGER NOT NULL DEFAULT 0;",
+}
+_MIGRATE_TO_V3: Final = """
+CREATE TABLE IF NOT EXISTS tags (
+    resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (resource_arn, key)) WITHOUT ROWID;
+UPDATE schema_version SET version = 3;
+"""
 _PUT_EXECUTION: Final = "INSERT OR REPLACE INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 _STATUSES: Final = {status.value: status for status in ExecutionStatus}
 
@@ -104,12 +126,13 @@ class StoreError(Exception):
     """The state directory cannot be used."""
 
 
-class Store:
+class Store(RegistryRows):
     """One SQLite connection, used from the emulator's event-loop thread only."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self._indexed: set[str] = set()  # pair tables whose deletion index exists
 
     @classmethod
     def open(cls, state_dir: Path | str) -> Store:
@@ -152,19 +175,36 @@ class Store:
 
     def ca_certificates(self) -> list[CaCertificate]:
         rows = self._db.execute(
-            "SELECT certificate_id, pem, status, created_at FROM ca_certificates"
+            "SELECT certificate_id, pem, status, created_at, certificate_mode, auto_registration"
+            " FROM ca_certificates ORDER BY rowid"
         )
         return [
             CaCertificate(
-                certificate_id=i, pem=pem, status=CertificateStatus(status), created_at=created
+                certificate_id=i,
+                pem=pem,
+                status=CertificateStatus(status),
+                created_at=created,
+                certificate_mode=CertificateMode(mode),
+                auto_registration=bool(auto),
             )
-            for i, pem, status, created in rows
+            for i, pem, status, created, mode, auto in rows
         ]
 
     def put_ca_certificate(self, ca: CaCertificate) -> None:
+        # An upsert keeps the rowid, hence the order ListCACertificates answers in.
         self._db.execute(
-            "INSERT OR REPLACE INTO ca_certificates VALUES (?,?,?,?)",
-            (ca.certificate_id, ca.pem, ca.status.value, ca.created_at),
+            "INSERT INTO ca_certificates VALUES (?,?,?,?,?,?) ON CONFLICT (certificate_id)"
+            " DO UPDATE SET pem=excluded.pem, status=excluded.status,"
+            " created_at=excluded.created_at, certificate_mode=excluded.certificate_mode,"
+            " auto_registration=excluded.auto_registration",
+            (
+                ca.certificate_id,
+                ca.pem,
+                ca.status.value,
+                ca.created_at,
+                ca.certificate_mode.value,
+                int(ca.auto_registration),
+            ),
         )
 
     def certificate_ids(self) -> set[str]:
@@ -449,14 +489,19 @@ class Store:
 
 def _check_schema(db: sqlite3.Connection, path: Path) -> None:
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    # [n]: from version n to n + 1. Version 3 adds only the columns that are missing (ALTER
+    # TABLE has no IF NOT EXISTS), so it also completes a database that already has some.
+    present = {row[1] for row in db.execute("PRAGMA table_info(ca_certificates)")}
+    to_v3 = " ".join(sql for name, sql in _V3_COLUMNS.items() if name not in present)
+    migrations = (_SCHEMA_V1, _MIGRATE_TO_V2, to_v3 + _MIGRATE_TO_V3)
     if not tables:
-        db.executescript(f"BEGIN; {_SCHEMA_V1} {_MIGRATE_TO_V2} COMMIT;")
+        db.executescript(f"BEGIN; {' '.join(migrations)} COMMIT;")
         return
     row = None
     if "schema_version" in tables:
         row = db.execute("SELECT version FROM schema_version").fetchone()
-    if row is not None and row[0] == 1:
-        db.executescript(f"BEGIN; {_MIGRATE_TO_V2} COMMIT;")
+    if row is not None and 1 <= row[0] < SCHEMA_VERSION:
+        db.executescript(f"BEGIN; {' '.join(migrations[row[0] :])} COMMIT;")
         return
     if row is None or row[0] != SCHEMA_VERSION:
         found = "none" if row is None else row[0]

@@ -2,6 +2,11 @@
 
 Members are kept as insertion-ordered dicts (ordered sets), so a job that targets a group
 queues its things in the order they joined.
+
+Deletion (issue #7) as AWS answers it: DeleteThingGroup of a group that does not exist succeeds
+(it is idempotent, as moto answers too), a group with child groups is refused
+(InvalidRequestException, moto's message); RemoveThingFromThingGroup of a thing that is not a
+member changes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import os
 from collections.abc import Mapping
 
 from simfleet.emulator.clock import Clock
-from simfleet.emulator.errors import already_exists, not_found
+from simfleet.emulator.errors import AwsError, already_exists, invalid_request, not_found
 from simfleet.emulator.records import ThingGroup
 from simfleet.emulator.store import Store
 
@@ -53,7 +58,10 @@ class ThingGroups:
                 dict(attributes),
             )
             if not same:
-                raise already_exists(f"thing group {name} already exists with other properties")
+                raise already_exists(
+                    f"thing group {name} already exists with other properties",
+                    resource_id=existing.group_id,
+                )
             return existing
         group = ThingGroup(
             name=name,
@@ -87,6 +95,58 @@ class ThingGroups:
         if thing not in members:
             self._store.add_memberships([(group, thing)])
             members[thing] = None
+
+    def all(self) -> list[ThingGroup]:
+        """Every group, in the order it was created."""
+        return list(self._groups.values())
+
+    def children(self, name: str) -> list[str]:
+        return list(self._children.get(name, []))
+
+    def direct_members(self, group: str) -> list[str]:
+        """The things of `group` itself, in the order they joined."""
+        self.get(group)
+        return list(self._members.get(group, {}))
+
+    def groups_of(self, thing: str) -> list[ThingGroup]:
+        """The groups `thing` belongs to directly (ListThingGroupsForThing)."""
+        return [self._groups[g] for g, members in self._members.items() if thing in members]
+
+    def remove_member(self, group: str, thing: str) -> None:
+        """RemoveThingFromThingGroup (the caller knows the thing exists)."""
+        self.get(group)
+        members = self._members.get(group, {})
+        if thing in members:
+            self._store.remove_membership(group, thing)
+            del members[thing]
+
+    def forget_thing(self, thing: str) -> None:
+        """DeleteThing (the store drops its memberships with it)."""
+        for members in self._members.values():
+            members.pop(thing, None)
+
+    def delete(self, name: str, *, expected_version: int | None = None) -> bool:
+        """DeleteThingGroup; False if there was no such group."""
+        group = self._groups.get(name)
+        if group is None:
+            return False
+        if expected_version is not None and expected_version != group.version:
+            raise AwsError(
+                "VersionConflictException",
+                f"The version of thing group {name} is {group.version}, not {expected_version}.",
+                409,
+            )
+        if self._children.get(name):
+            raise invalid_request(
+                f"Cannot delete thing group : {name} when there are still child groups attached"
+                " to it"
+            )
+        self._store.delete_thing_group(name)
+        del self._groups[name]
+        self._members.pop(name, None)
+        if group.parent is not None:
+            self._children[group.parent].remove(name)
+        return True
 
     def members(self, group: str) -> list[str]:
         """The things of `group` and of its child groups, each once, in the order they joined.

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 
+from certs_tool.authority import der_certificate_id
 from simfleet.emulator.broker.admission import admit, may_retain
 from simfleet.emulator.broker.config import BrokerConfig
 from simfleet.emulator.broker.connection import ConnectionState, MqttConnection
@@ -128,6 +129,17 @@ class Broker:
         else:
             self._route(*message)
 
+    def close_certificate(self, certificate_id: str) -> int:
+        """Close every connection of a certificate that may no longer connect (UpdateCertificate
+        to INACTIVE or REVOKED, issue #7); return how many. [U] Without publishing their wills:
+        nothing more is sent on behalf of a certificate that is no longer trusted. A scan of
+        the connections: control-plane calls are rare (10 per second on AWS)."""
+        closed = [c for c in self._connections if c.certificate_id == certificate_id]
+        for connection in closed:
+            log.info("%s: its certificate is no longer ACTIVE; closing", connection.label)
+            self._end(connection, publish_will=False)
+        return len(closed)
+
     def close_all(self) -> None:
         """Close every connection and forget every session (server shutdown)."""
         for connection in list(self._connections):
@@ -175,6 +187,8 @@ class Broker:
             return
         client_id = packet.client_id
         connection.client_id = client_id
+        certificate = connection.transport.peer_certificate()
+        connection.certificate_id = None if certificate is None else der_certificate_id(certificate)
         connection.authorizer = decision
         connection.will = packet.will
         if quotas is not None:

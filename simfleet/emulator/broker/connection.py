@@ -64,6 +64,7 @@ class MqttConnection:
         "_last_seen",
         "_timer",
         "authorizer",
+        "certificate_id",
         "client_id",
         "publish_quota",
         "session",
@@ -78,6 +79,7 @@ class MqttConnection:
         self.state = ConnectionState.AWAITING_CONNECT
         self._decoder = PacketDecoder(max_payload_size=broker.config.max_payload_size)
         self.client_id: str | None = None
+        self.certificate_id: str | None = None  # set at an accepted CONNECT
         self.session: Session | None = None
         self.authorizer: Authorizer | None = None
         self.will: Will | None = None

@@ -4,7 +4,8 @@ The mirror of botocore's `RestJSONParser`: `location: header` members go to head
 `statusCode` to the status, a `payload` member is the whole body, and the other members form
 the JSON body. An operation with no output shape, or whose members all live outside the body,
 answers an empty body. Errors: the status, `x-amzn-ErrorType: <code>` (botocore reads the code
-there, cutting anything after `:`), and `{"message": ...}` (botocore reads `message`).
+there, cutting anything after `:`), and `{"message": ...}` (botocore reads `message`) with the
+error shape's other members, if any.
 """
 
 from __future__ import annotations
@@ -116,8 +117,10 @@ def _body(shape: Any, members: Any, values: dict[str, Any]) -> tuple[bytes, str]
 
 
 def encode_error(error: AwsError) -> Encoded:
+    """The error's other members (`fields`) go next to `message`, where botocore reads the
+    members of a modeled error shape."""
     return Encoded(
         status=error.status,
         headers={ERROR_TYPE_HEADER: error.code, "Content-Type": JSON_CONTENT_TYPE},
-        body=_dumps({"message": error.message}),
+        body=_dumps({**error.fields, "message": error.message}),
     )
