@@ -51,6 +51,7 @@ IAM_ACTION_RESOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "iot:DescribeEndpoint": (),
         "iot:DescribeJob": ("job",),
         "iot:DescribeThing": ("thing",),
+        "iot:DescribeThingGroup": ("thinggroup",),
         "iot:DetachPolicy": ("cert", "thinggroup"),
         "iot:DetachThingPrincipal": (),
         "iot:GetJobDocument": ("job",),

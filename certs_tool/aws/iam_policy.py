@@ -106,7 +106,13 @@ def operator_policy(scope: OperatorScope) -> dict[str, Any]:
             _statement("FleetThings", ["CreateThing", "DeleteThing"], [things]),
             _statement(
                 "FleetThingGroup",
-                ["AddThingToThingGroup", "CreateThingGroup", "DeleteThingGroup", "TagResource"],
+                [
+                    "AddThingToThingGroup",
+                    "CreateThingGroup",
+                    "DeleteThingGroup",
+                    "DescribeThingGroup",
+                    "TagResource",
+                ],
                 [groups, things],
             ),
             _statement("CreateTestJobs", ["CreateJob"], [jobs, things, groups]),

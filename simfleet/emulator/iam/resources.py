@@ -13,7 +13,10 @@ condition keys for AWS IoT" and "... for AWS IoT Jobs DataPlane"):
   operation missing from the table (the emulator answers it 501 anyway);
 - `iot:JobId` is in the context of iotjobsdata DescribeJobExecution and UpdateJobExecution.
 
-The control-plane table covers every operation of `ControlPlane.OPERATIONS` (a test pins it).
+The control-plane table covers every operation of `ControlPlane.OPERATIONS` and of
+`REGISTRATION_OPERATIONS` (a test pins it). The registration rows follow the same reference;
+where it lists no resource type (the Register* calls, AttachThingPrincipal, the account-wide
+listings) the call is authorized on `*`, which is also what `certs-tool iam-policy` grants.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ JOB = Named("job", "jobId")
 THING = Named("thing", "thingName")
 THING_GROUP = Named("thinggroup", "thingGroupName")
 CERT = Named("cert", "certificateId")
+CA_CERT = Named("cacert", "certificateId")
+POLICY = Named("policy", "policyName")
+RESOURCE_ARN = Arns("resourceArn")
+POLICY_TARGET = Arns("target")  # a certificate ARN, for certs-tool's fleets
 ANY = Rule()
 
 CONTROL_PLANE: Mapping[str, Rule] = MappingProxyType(
@@ -90,6 +97,44 @@ CONTROL_PLANE: Mapping[str, Rule] = MappingProxyType(
         "ListThings": ANY,
         "UpdateCertificate": Rule(resources=(CERT,)),
         "UpdateJob": Rule(resources=(JOB,)),
+        # --- registration and clean-up (issue #7) ---
+        "AttachPolicy": Rule(resources=(POLICY_TARGET,)),
+        "AttachThingPrincipal": ANY,
+        "CreatePolicy": Rule(resources=(POLICY,)),
+        "DeleteCACertificate": Rule(resources=(CA_CERT,)),
+        "DeleteCertificate": Rule(resources=(CERT,)),
+        "DeletePolicy": Rule(resources=(POLICY,)),
+        "DeleteThing": Rule(resources=(THING,)),
+        "DeleteThingGroup": Rule(resources=(THING_GROUP,)),
+        "DescribeCACertificate": Rule(resources=(CA_CERT,)),
+        "DetachPolicy": Rule(resources=(POLICY_TARGET,)),
+        "DetachThingPrincipal": ANY,
+        "GetPolicy": Rule(resources=(POLICY,)),
+        "GetRegistrationCode": ANY,
+        "ListAttachedPolicies": ANY,
+        "ListCACertificates": ANY,
+        "ListCertificates": ANY,
+        "ListCertificatesByCA": ANY,
+        "ListPolicies": ANY,
+        "ListPrincipalThings": ANY,
+        "ListTagsForResource": Rule(resources=(RESOURCE_ARN,)),
+        "ListTargetsForPolicy": Rule(resources=(POLICY,)),
+        "ListThingGroups": ANY,
+        "ListThingGroupsForThing": Rule(resources=(THING,)),
+        "ListThingPrincipals": Rule(resources=(THING,)),
+        "ListThingsInThingGroup": Rule(resources=(THING_GROUP,)),
+        "RegisterCACertificate": ANY,
+        "RegisterCertificate": ANY,
+        "RegisterCertificateWithoutCA": ANY,
+        "RemoveThingFromThingGroup": Rule(
+            resources=(
+                Named("thing", "thingName", "thingArn"),
+                Named("thinggroup", "thingGroupName", "thingGroupArn"),
+            )
+        ),
+        "TagResource": Rule(resources=(RESOURCE_ARN,)),
+        "UntagResource": Rule(resources=(RESOURCE_ARN,)),
+        "UpdateCACertificate": Rule(resources=(CA_CERT,)),
     }
 )
 

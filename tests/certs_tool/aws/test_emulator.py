@@ -36,12 +36,12 @@ StartEmulator = Callable[..., EmulatorProcess]
 def start_emulator(
     make_fleet: MakeFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StartEmulator]:
-    """start_emulator(*options) -> the emulator over a new 6-device fleet, with an empty
+    """start_emulator(*options, name=) -> the emulator over a new 6-device fleet, with an empty
     registry; boto3's usual chain then finds its credentials and CA in the environment."""
     started: list[EmulatorProcess] = []
 
-    def start(*options: str) -> EmulatorProcess:
-        fleet = make_fleet(count=6, name="emu")
+    def start(*options: str, name: str = "emu") -> EmulatorProcess:
+        fleet = make_fleet(count=6, name=name)
         emulator = EmulatorProcess(fleet, tmp_path / "state").start("--no-register-fleet", *options)
         started.append(emulator)
         ready = emulator.ready
@@ -199,3 +199,41 @@ def test_a_missing_permission_is_named(start_emulator: StartEmulator, tmp_path: 
     assert sorted(c["certificateId"] for c in registered) == sorted(
         c.id for c in journaled.values()
     )
+
+
+def test_the_generated_iam_policy_is_enough_to_register_and_clean_up(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """`certs-tool iam-policy` as the operator's only IAM policy on the emulator, which
+    authorizes each registration call on the resources AWS's reference names: register,
+    create a job on the fleet's group, and clean up, all allowed; a thing outside the
+    prefix is denied."""
+    written = run_cli("iam-policy", "--prefix", "sim", "-o", tmp_path / "operator.json")
+    assert written.returncode == 0, written.stderr
+    policy = json.loads((tmp_path / "operator.json").read_text())
+    operator = {"accessKeyId": "AKIALEASTPRIVILEGE01", "secretAccessKey": "operator-secret"}
+    principals = tmp_path / "principals.json"
+    principals.write_text(
+        json.dumps({"principals": [{"name": "operator", **operator, "policies": [policy]}]})
+    )
+    emulator = start_emulator("--iam-principals", str(principals), name="sim")  # sim-jobs-all
+    env = {
+        "AWS_ACCESS_KEY_ID": operator["accessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": operator["secretAccessKey"],
+    }
+    url = ["--endpoint-url", emulator.ready["api_url"]]
+    result = run_cli("register", emulator.fleet.root, *url, "--thing-group", "sim-run", env=env)
+    assert result.returncode == 0, result.stderr
+    iot = emulator.iot(access_key_id=operator["accessKeyId"],
+                       secret_access_key=operator["secretAccessKey"])  # fmt: skip
+    group_arn = iot.describe_thing_group(thingGroupName="sim-run")["thingGroupArn"]
+    iot.create_job(jobId="sim-job-1", targets=[group_arn], document='{"op": "reboot"}')
+    with pytest.raises(iot.exceptions.ClientError, match="AccessDenied"):
+        iot.create_thing(thingName="other-thing")
+    iot.cancel_job(jobId="sim-job-1", force=True)
+    iot.delete_job(jobId="sim-job-1", force=True)
+    cleaned = run_cli("cleanup", emulator.fleet.root, *url, "--yes", env=env)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert everything(emulator.iot()) == {
+        "things": [], "certificates": [], "ca": [], "policies": [], "groups": [],
+    }  # fmt: skip

@@ -58,9 +58,17 @@ def test_the_operator_policy_covers_what_certs_tool_calls() -> None:
 
     granted = {a for s in operator_policy(OperatorScope())["Statement"] for a in s["Action"]}
     called = {f"iot:{api}" for api in (*FAST_RATES, "DescribeEndpoint")}
+    # What the Locust Operator calls: the run group's ARN, then the test's jobs.
     jobs = {
         f"iot:{a}"
-        for a in ("CreateJob", "DescribeJob", "CancelJob", "DeleteJob", "ListJobExecutionsForJob")
+        for a in (
+            "DescribeThingGroup",
+            "CreateJob",
+            "DescribeJob",
+            "CancelJob",
+            "DeleteJob",
+            "ListJobExecutionsForJob",
+        )
     }
     assert called | jobs <= granted
     assert granted <= set(IAM_ACTION_RESOURCES)

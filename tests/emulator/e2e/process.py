@@ -55,14 +55,15 @@ class EmulatorProcess:
         self.ready = json.loads(line)
         return self
 
-    def iot(self) -> Any:
-        """An unmodified boto3 IoT client pointed at the emulator (closed with it)."""
+    def iot(self, *, access_key_id: str | None = None, secret_access_key: str | None = None) -> Any:
+        """An unmodified boto3 IoT client pointed at the emulator (closed with it), signed with
+        the ready line's administrator unless another key pair is given."""
         client = boto3.client(
             "iot",
             endpoint_url=self.ready["api_url"],
             region_name=self.ready["region"],
-            aws_access_key_id=self.ready["access_key_id"],
-            aws_secret_access_key=self.ready["secret_access_key"],
+            aws_access_key_id=access_key_id or self.ready["access_key_id"],
+            aws_secret_access_key=secret_access_key or self.ready["secret_access_key"],
             verify=self.ready["ca_file"],
             config=Config(retries={"total_max_attempts": 1}),
         )

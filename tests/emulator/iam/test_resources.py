@@ -11,6 +11,7 @@ from simfleet.emulator.control_plane import ControlPlane
 from simfleet.emulator.http import service_model
 from simfleet.emulator.iam import requested_call
 from simfleet.emulator.iam.resources import CONTROL_PLANE, JOBS_DATA_PLANE, Arns, Named
+from simfleet.emulator.registry_control import REGISTRATION_OPERATIONS
 from tests.emulator.iam.helpers import ARN, arn
 
 JOBS_DATA_OPERATIONS = {
@@ -22,7 +23,7 @@ JOBS_DATA_OPERATIONS = {
 
 
 def test_the_control_plane_table_covers_the_control_plane() -> None:
-    assert set(CONTROL_PLANE) == set(ControlPlane.OPERATIONS)
+    assert set(CONTROL_PLANE) == set(ControlPlane.OPERATIONS) | set(REGISTRATION_OPERATIONS)
     assert set(JOBS_DATA_PLANE) == JOBS_DATA_OPERATIONS
 
 
@@ -83,8 +84,20 @@ def test_every_member_named_is_in_the_model(service: str, table: Any) -> None:
         pytest.param(
             ("iot", "ListThings", {}), "iot:ListThings", ("*",), {}, id="list-things"),
         pytest.param(
-            ("iot", "DeletePolicy", {"policyName": "p"}), "iot:DeletePolicy", ("*",), {},
+            ("iot", "SearchIndex", {"queryString": "x"}), "iot:SearchIndex", ("*",), {},
             id="unknown-operation-on-star",
+        ),
+        pytest.param(
+            ("iot", "DeletePolicy", {"policyName": "p"}), "iot:DeletePolicy",
+            (arn("policy", "p"),), {}, id="delete-policy",
+        ),
+        pytest.param(
+            ("iot", "AttachPolicy", {"policyName": "p", "target": arn("cert", "c1")}),
+            "iot:AttachPolicy", (arn("cert", "c1"),), {}, id="attach-policy-on-its-target",
+        ),
+        pytest.param(
+            ("iot", "RegisterCertificate", {"certificatePem": "..."}),
+            "iot:RegisterCertificate", ("*",), {}, id="register-certificate-on-star",
         ),
         pytest.param(
             ("iot", "AddThingToThingGroup", {}), "iot:AddThingToThingGroup", ("*",), {},
