@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench soak clean
 
 # The virtual environment is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -22,6 +22,21 @@ demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/jobs_mqtt.py --headless --users 301 --spawn-rate 50 \
 		--run-time 2m --device-profile fast --job-prefix demo --rollout-max-per-minute 1000 \
 		--stop-when-done --only-summary
+
+# The nightly soak (docs/scale-out.md): 1,000 MQTT devices on the embedded emulator held for
+# SOAK_HOLD (SOAK_HOLD=2h make soak), a wave of jobs every 5 minutes, half of the devices
+# dropped mid-hold; the SLO gates decide the exit status. Reports go to reports/soak/.
+SOAK_HOLD ?= 30m
+SOAK_USERS ?= 1001
+soak: $(STAMP)
+	mkdir -p reports/soak
+	$(BIN)/locust -f locustfiles/soak.py --headless --only-summary \
+		--users $(SOAK_USERS) --spawn-rate 50 --device-profile fast \
+		--soak-hold $(SOAK_HOLD) --soak-wave-period 5m --soak-storm-fraction 0.5 \
+		--rollout-max-per-minute 1000 --stop-when-done \
+		--gate-success-ratio 0.9 --gate-p95-queued-to-terminal 60 \
+		--gate-connect-failure-ratio 0.01 --gate-rejections total=0.05 --gate-non-terminal 0 \
+		--html reports/soak/soak.html --csv reports/soak/soak --json-file reports/soak/stats
 
 test: lint typecheck pytest
 

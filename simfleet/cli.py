@@ -131,8 +131,11 @@ def _locust_options(_: argparse.Namespace) -> int:
     from locust.argument_parser import get_parser  # noqa: PLC0415
 
     from simfleet.locust.run import install  # noqa: PLC0415
+    from simfleet.locust.soak_plan import add_soak_options  # noqa: PLC0415
 
     install(locust.events)
+    # locustfiles/soak.py's options too (EventHook.add_listener is not annotated)
+    locust.events.init_command_line_parser.add_listener(add_soak_options)  # type: ignore[no-untyped-call]
     get_parser().print_help()
     return 0
 

@@ -1,22 +1,29 @@
 """Device identities for Locust users: each running user holds a distinct device of the fleet.
 
 Two users with one client ID would push each other off the broker in a loop (AWS drops the
-older connection, spec §5), so the pool hands out every device at most once at a time, lowest
-free manifest index first: the first N devices are the ones the run's thing group holds.
+older connection, spec §5), so devices are leased from one lease book (`lease_book.LeaseBook`),
+at most once at a time, lowest free manifest index first: the first N devices are the ones the
+run's thing group holds.
 
-`Identities` is the seam: `IdentityPool` serves one Locust process; a distributed run (master
-and workers) replaces it with a variant that leases through the master, with the same two calls.
+`Identities` is the seam users lease through. `IdentityPool` is the book of the process that
+keeps it (the local runner, or the master of a distributed run); a worker's users lease
+through `lease_client.LeaseClient`, which asks the master. Every process of a distributed run
+must read the same fleet: `FleetFingerprint` is what they compare.
 """
 
 from __future__ import annotations
 
-import heapq
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from certs_tool import CertsToolError, DeviceRecord, Fleet, load_fleet
 from simfleet.locust.errors import ConfigError, FleetExhausted
+from simfleet.locust.lease_book import LeaseBook
+
+LOCAL = "local"  # the lease book's holder name for the users of the process that keeps it
 
 
 def open_fleet(root: Path, needed: int) -> Fleet:
@@ -59,9 +66,10 @@ class Identities(Protocol):
 
 
 class IdentityPool:
-    """The devices of one fleet, leased lowest index first, within one process.
+    """The lease book of the process that keeps it, and the leases of its own users.
 
-    Users run as greenlets that switch only when they wait on I/O, so no lock is needed.
+    Users run as greenlets that switch only when they wait on I/O, so no lock is needed; the
+    master's worker leases (`distributed.MasterLink`) share `book`.
     """
 
     def __init__(self, devices: Sequence[DeviceRecord]) -> None:
@@ -75,8 +83,7 @@ class IdentityPool:
                 )
         self._devices = tuple(devices)
         self._index = {device.thing_name: i for i, device in enumerate(self._devices)}
-        self._free = list(range(len(self._devices)))  # a heap: already ordered
-        self._leased: set[int] = set()
+        self.book = LeaseBook(len(self._devices))
 
     @property
     def size(self) -> int:
@@ -84,21 +91,60 @@ class IdentityPool:
 
     @property
     def leased(self) -> int:
-        return len(self._leased)
+        """Devices held by this process's users (not by workers)."""
+        return len(self.book.held_by(LOCAL))
+
+    @property
+    def devices(self) -> tuple[DeviceRecord, ...]:
+        return self._devices
 
     def lease(self) -> DeviceRecord:
-        if not self._free:
+        index = self.book.take(LOCAL)
+        if index is None:
             raise FleetExhausted(
                 f"all {len(self._devices)} devices of the fleet are in use: run fewer users "
                 "or a larger fleet"
             )
-        index = heapq.heappop(self._free)
-        self._leased.add(index)
         return self._devices[index]
 
     def release(self, device: DeviceRecord) -> None:
         index = self._index.get(device.thing_name)
-        if index is None or index not in self._leased:
+        if index is None or not self.book.holds(LOCAL, index):
             raise ValueError(f"{device.thing_name} is not leased from this pool")
-        self._leased.remove(index)
-        heapq.heappush(self._free, index)
+        self.book.release(LOCAL, [index])
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetFingerprint:
+    """What makes two fleet directories the same fleet for a distributed run: the CA (its
+    certificateId) and the manifest, device for device in order (leases are manifest indices)."""
+
+    ca_certificate_id: str
+    devices: int
+    digest: str  # SHA-256 over thingName, clientId and certificateId of every device, in order
+
+    @classmethod
+    def of(cls, fleet: Fleet) -> FleetFingerprint:
+        digest = hashlib.sha256()
+        for device in fleet.devices:
+            digest.update(
+                f"{device.thing_name}\0{device.client_id}\0{device.certificate_id}\n".encode()
+            )
+        return cls(
+            ca_certificate_id=fleet.metadata.ca_certificate_id,
+            devices=len(fleet.devices),
+            digest=digest.hexdigest(),
+        )
+
+    def difference(self, other: FleetFingerprint) -> str | None:
+        """How `other` differs from this fleet, in words; None when it is the same fleet."""
+        if other.ca_certificate_id != self.ca_certificate_id:
+            return (
+                f"its CA is another (certificateId {other.ca_certificate_id[:12]}..., not "
+                f"{self.ca_certificate_id[:12]}...)"
+            )
+        if other.devices != self.devices:
+            return f"it holds {other.devices} devices, not {self.devices}"
+        if other.digest != self.digest:
+            return "its manifest lists other devices (or the same ones in another order)"
+        return None

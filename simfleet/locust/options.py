@@ -35,10 +35,13 @@ JOB_PREFIX_RE = re.compile(r"[a-zA-Z0-9_-]{1,54}")
 def add_options(parser: Any, **_: Any) -> None:
     """Register the options: a listener of Locust's `init_command_line_parser` event."""
     start_up = {"include_in_web_ui": False}
+    # Paths stay text here (RunConfig makes them Paths): a master sends its parsed options to
+    # its workers with msgpack, which has no Path.
     parser.add_argument(
-        "--fleet-dir", type=Path, env_var="LOCUST_FLEET_DIR", **start_up,
+        "--fleet-dir", env_var="LOCUST_FLEET_DIR", **start_up,
         help="fleet directory (certs-tool). Without --host it is minted or grown to the run's "
-        f"size and cached (default: {DEFAULT_FLEET_DIR}); with --host it must exist",
+        f"size and cached (default: {DEFAULT_FLEET_DIR}); with --host it must exist. On a "
+        "--worker: its copy of the master's fleet (default: the master's directory)",
     )  # fmt: skip
     parser.add_argument(
         "--fleet-size", type=int, env_var="LOCUST_FLEET_SIZE", **start_up,
@@ -65,7 +68,7 @@ def add_options(parser: Any, **_: Any) -> None:
         help="AWS region of the control plane (default with --host: the AWS configuration's)",
     )  # fmt: skip
     parser.add_argument(
-        "--ca-file", type=Path, env_var="LOCUST_CA_FILE", **start_up,
+        "--ca-file", env_var="LOCUST_CA_FILE", **start_up,
         help="CA the endpoints' certificates must chain to (AmazonRootCA1.pem for AWS IoT "
         "Core; default: the fleet's CA, which signs the emulator's certificate)",
     )  # fmt: skip

@@ -36,11 +36,18 @@ from simfleet.device.tls import device_ssl_context
 from simfleet.device.transport import JobsTransport
 from simfleet.locust.errors import ControlPlaneError, FleetExhausted
 from simfleet.locust.operator import JobPlanner
+from simfleet.locust.options import JobPlan
 from simfleet.locust.run import Role, SimfleetRun, end_test, install, run_of
+from simfleet.locust.storm import connections_of
 
 log = logging.getLogger("simfleet")
 
 install(locust.events)
+
+# One generator for every device of the process: a random.Random holds ~3 KB of state, 5 % of
+# an idle device's budget, and a load run needs no per-device reproducibility (the agent's
+# tests seed their own).
+_RANDOM = random.Random()  # noqa: S311 - simulated behaviour, not secrets
 
 STATUS_POLL = 2.0  # seconds between DescribeJob calls while waiting for jobs to end
 
@@ -65,6 +72,7 @@ class DeviceUser(User):
         if self._agent is not None:
             self._agent.stop()
         if self._device is not None:
+            connections_of(self.environment).leave(self._device.thing_name)
             self._run.identities.release(self._device)
             self._device = None
 
@@ -80,7 +88,7 @@ class DeviceUser(User):
     def _start_agent(self, device: DeviceRecord) -> DeviceAgent:
         run = self._run
         config = run.config
-        rng = random.Random()  # noqa: S311 - simulated behaviour, not secrets
+        rng = _RANDOM
         # Spread the connects so that their times measure the endpoint, not the spawn queue.
         gevent.sleep(rng.uniform(0.0, config.start_delay))
         try:
@@ -88,6 +96,7 @@ class DeviceUser(User):
         except ConnectFailed as exc:  # the credentials cannot be loaded
             run.warn_once(f"{device.thing_name}: {exc.reason}")
             raise StopUser from None
+        connections_of(self.environment).enlist(transport)  # what a disconnect storm drops
         agent = DeviceAgent(
             transport,
             config.profile,
@@ -162,10 +171,7 @@ class Operator(User):
         if self._planner is None:
             run.spawned.wait()
             gevent.sleep(run.config.start_delay)
-            self._planner = JobPlanner(
-                prefix=plan.prefix, count=plan.count, per_minute=plan.per_minute,
-                start=time.monotonic(),
-            )  # fmt: skip
+            self._planner = self.job_planner(plan, start=time.monotonic())
         for job_id in self._planner.due(time.monotonic()):
             try:
                 operator.create_job(
@@ -178,11 +184,17 @@ class Operator(User):
                 )
             except ControlPlaneError:
                 continue  # a failure row of CreateJob says why
-            run.created_jobs.append(job_id)
+            run.job_created(job_id)
             self._open.append(job_id)
         if plan.stop_when_done and self._planner.done and time.monotonic() >= self._next_check:
             self._next_check = time.monotonic() + STATUS_POLL
             self._stop_when_done()
+
+    def job_planner(self, plan: JobPlan, *, start: float) -> JobPlanner:
+        """When the jobs of `plan` fall due, from `start` (the soak's Operator: in waves)."""
+        return JobPlanner(
+            prefix=plan.prefix, count=plan.count, per_minute=plan.per_minute, start=start
+        )
 
     def _stop_when_done(self) -> None:
         operator = self._run.operator

@@ -11,5 +11,6 @@ def test_locust_options_lists_locust_and_simfleet_options() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     for option in ("--headless", "--users", "--fleet-dir", "--device-profile", "--jobs-host",
-                   "--job-rate", "--stop-when-done"):  # fmt: skip
+                   "--job-rate", "--stop-when-done", "--gate-success-ratio", "--job-report",
+                   "--soak-hold", "--soak-storm-fraction"):  # fmt: skip
         assert option in result.stdout, option
