@@ -273,10 +273,11 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def _ms(ms: float) -> str:
+    # Three significant digits: Locust's percentiles have two, a max is exact to the µs.
     if ms < 1000:
-        return f"{ms:g} ms"
+        return f"{ms:.3g} ms"
     if ms < 1_000_000:
-        return f"{ms / 1000:g} s"
+        return f"{ms / 1000:.3g} s"
     return f"{ms / 60_000:.3g} min"
 
 
