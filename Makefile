@@ -25,7 +25,10 @@ demo: $(STAMP)
 
 # The nightly soak (docs/scale-out.md): 1,000 MQTT devices on the embedded emulator held for
 # SOAK_HOLD (SOAK_HOLD=2h make soak), a wave of jobs every 5 minutes, half of the devices
-# dropped mid-hold; the SLO gates decide the exit status. Reports go to reports/soak/.
+# dropped mid-hold; the SLO gates decide the exit status. Reports go to reports/soak/. The
+# storm's 500 reconnects describe $next at once, past AWS's 200 Jobs requests/s, which the
+# emulator enforces: RequestThrottled (retried by the devices) is allowed up to 10 % of the
+# Jobs requests (7 % over a 2-minute hold, 2 % over 10 minutes); other rejections are not.
 SOAK_HOLD ?= 30m
 SOAK_USERS ?= 1001
 soak: $(STAMP)
@@ -35,7 +38,8 @@ soak: $(STAMP)
 		--soak-hold $(SOAK_HOLD) --soak-wave-period 5m --soak-storm-fraction 0.5 \
 		--rollout-max-per-minute 1000 --stop-when-done \
 		--gate-success-ratio 0.9 --gate-p95-queued-to-terminal 60 \
-		--gate-connect-failure-ratio 0.01 --gate-rejections total=0.05 --gate-non-terminal 0 \
+		--gate-connect-failure-ratio 0.01 --gate-rejections RequestThrottled=0.1,VersionMismatch=0.01,InvalidStateTransition=0.01,InvalidRequest=0,InternalError=0 \
+		--gate-non-terminal 0 \
 		--html reports/soak/soak.html --csv reports/soak/soak --json-file reports/soak/stats
 
 test: lint typecheck pytest
