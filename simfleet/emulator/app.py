@@ -82,15 +82,16 @@ def load_or_create_credentials(state_dir: Path) -> Credentials:
 
 class _RegistryEvents:
     """What registration changes on the wire (certificate_book.CertificateEvents): TLS anchors
-    for the broker, and the connections of a certificate that left ACTIVE."""
+    for the broker and the Jobs HTTPS API, and the connections of a certificate that left
+    ACTIVE."""
 
     def __init__(self) -> None:
-        self.trust: TlsTrust | None = None
+        self.trusts: list[TlsTrust] = []  # one per server context
         self.broker: Broker | None = None
 
     def trust_certificate(self, pem: bytes) -> None:
-        if self.trust is not None:
-            self.trust.trust(pem)
+        for trust in self.trusts:
+            trust.trust(pem)
 
     def deactivated(self, certificate_id: str) -> None:
         if self.broker is not None:
@@ -178,6 +179,7 @@ class Emulator:
             # One count of policy denials across MQTT and HTTPS.
             counters=JobsHttpCounters(policy_denials=self._broker.counters.denials),
         )
+        self._trust_registered(self._jobs_http.ssl_context)
         jobs_port = await self._jobs_http.start(self.config.host, self.config.jobs_port)
         api = control_plane_api(
             self.control_plane,
@@ -222,14 +224,14 @@ class Emulator:
         }
 
     def _trust_registered(self, context: ssl.SSLContext) -> None:
-        """The broker's TLS lets through what the registry holds (tls_trust.py), from now on
-        as registration calls add to it."""
+        """A server's TLS (the broker's, the Jobs HTTPS API's) lets through what the registry
+        holds (tls_trust.py), from now on as registration calls add to it."""
         trust = TlsTrust(context, [self.fleet.ca_cert_path.read_bytes()])
         for ca in self.registry.certificates.cas():
             trust.trust(ca.pem)
         for pem in self.store.pems_without_ca():
             trust.trust(pem)
-        self._events.trust = trust
+        self._events.trusts.append(trust)
 
     def _authorize_call(self, call: ApiCall) -> None:
         """IAM first, then the API's rate quota: a refused call takes no token."""

@@ -1,4 +1,5 @@
-"""Which client certificates the broker's TLS lets through, as registration changes it.
+"""Which client certificates the servers' TLS lets through (the broker's and the Jobs HTTPS
+API's), as registration changes it.
 
 AWS IoT completes the TLS handshake whatever client certificate a device presents and decides
 when the MQTT CONNECT arrives: an unregistered or inactive certificate is closed then, with no

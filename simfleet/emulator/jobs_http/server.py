@@ -19,6 +19,7 @@ connection (tls.py). aiohttp's low-level `web.Server` is used the same way here.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,12 @@ class JobsHttpServer:
     @property
     def port(self) -> int:
         return self._server.port
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The server's TLS context: the emulator adds the anchors of CAs and certificates
+        registered later to it (tls_trust.py), as to the broker's."""
+        return self._ssl
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on host:port (0 picks a free port) and return the port bound."""

@@ -5,6 +5,7 @@ anchor only when the issuer is not trusted already."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 from pathlib import Path
@@ -62,6 +63,23 @@ def test_a_device_of_a_ca_registered_later_connects(
     client = running.client(*files, "foreign-1")
     assert client.connect() == 0
     client.close()
+    # The Jobs HTTPS API's TLS trusts it from now on too.
+    assert _get_pending(running, files) == (200, {"inProgressJobs": [], "queuedJobs": []})
+
+
+def _get_pending(running: Running, files: tuple[Path, Path]) -> tuple[int, Any]:
+    """GetPendingJobExecutions with the device's certificate, as a device does over HTTPS."""
+    context = ssl.create_default_context(cafile=running.ready["ca_file"])
+    context.load_cert_chain(*files)
+    connection = http.client.HTTPSConnection(
+        "localhost", int(running.ready["jobs_port"]), context=context, timeout=10
+    )
+    try:
+        connection.request("GET", "/things/foreign-1/jobs")
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
 
 
 def test_a_certificate_registered_without_its_ca_connects(
