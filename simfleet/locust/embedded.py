@@ -85,6 +85,11 @@ class EmbeddedEmulator:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The emulator process's pid while it is started (the soak samples its memory)."""
+        return None if self._process is None else self._process.pid
+
     def start(self) -> Mapping[str, Any]:
         """Start it and return its parsed ready line; EmulatorError if it does not get ready."""
         self._state_dir = Path(tempfile.mkdtemp(prefix="simfleet-state-"))

@@ -35,22 +35,6 @@ def rss_of(pid: int) -> int | None:
         return None
 
 
-def emulator_pid(parent: int | None = None) -> int | None:
-    """The pid of the embedded emulator among the children of `parent` (this process)."""
-    try:
-        children = psutil.Process(parent).children()
-    except psutil.NoSuchProcess:
-        return None
-    for child in children:
-        try:
-            command = child.cmdline()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if "simfleet.cli" in command and EMULATOR in command:
-            return int(child.pid)
-    return None
-
-
 def least_squares_slope(points: Sequence[tuple[float, float]]) -> float | None:
     """The slope of the least-squares line through `points`, None if x does not vary."""
     if len(points) < 2:

@@ -66,6 +66,11 @@ class SimfleetRun:
         self._summary: list[str] = []
         self._warned: set[str] = set()
 
+    @property
+    def emulator_pid(self) -> int | None:
+        """The embedded emulator's pid; None when the run targets an endpoint of its own."""
+        return None if self._emulator is None else self._emulator.pid
+
     def warn_once(self, message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)

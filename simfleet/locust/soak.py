@@ -37,9 +37,10 @@ from locust.rpc.protocol import Message
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
 from simfleet.locust.errors import ConfigError
-from simfleet.locust.memory import EMULATOR, LOCUST, RSS_KEY, MemoryMonitor, emulator_pid, own_rss
+from simfleet.locust.memory import EMULATOR, LOCUST, RSS_KEY, MemoryMonitor, own_rss
 from simfleet.locust.operator import JobPlanner
 from simfleet.locust.options import JobPlan
+from simfleet.locust.run import run_of
 from simfleet.locust.soak_plan import (
     SoakPhase,
     SoakPlan,
@@ -182,16 +183,15 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         return
     state.monitor = monitor = MemoryMonitor(clock=shape.get_run_time)
     _stop_sampler(environment)
-    _SAMPLERS[environment] = gevent.spawn(_sample, monitor, state.plan.memory_interval)
+    emulator = run_of(environment).emulator_pid
+    _SAMPLERS[environment] = gevent.spawn(_sample, monitor, state.plan.memory_interval, emulator)
 
 
-def _sample(monitor: MemoryMonitor, interval: float) -> None:
+def _sample(monitor: MemoryMonitor, interval: float, emulator: int | None) -> None:
     """Every `interval` seconds: this process's RSS and the embedded emulator's, if any."""
-    own = os.getpid()
-    emulator = None
+    pids = {LOCUST: os.getpid()} if emulator is None else {LOCUST: os.getpid(), EMULATOR: emulator}
     while True:
-        emulator = emulator or emulator_pid()
-        monitor.sample({LOCUST: own} if emulator is None else {LOCUST: own, EMULATOR: emulator})
+        monitor.sample(pids)
         gevent.sleep(interval)
 
 

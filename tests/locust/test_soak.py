@@ -23,7 +23,6 @@ from simfleet.locust.errors import ConfigError
 from simfleet.locust.memory import (
     MIN_SAMPLES,
     MemoryMonitor,
-    emulator_pid,
     least_squares_slope,
     rss_of,
 )
@@ -419,19 +418,6 @@ def test_rss_of_this_process_and_of_one_that_has_gone() -> None:
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
     assert rss_of(int(done.stdout)) is None
-
-
-def test_the_embedded_emulator_is_found_among_the_children() -> None:
-    assert emulator_pid() is None
-    # Named as EmbeddedEmulator starts it: `python -m simfleet.cli emulator ...`.
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
-                              "simfleet.cli", "emulator"])  # fmt: skip
-    try:
-        assert emulator_pid() == child.pid
-        assert emulator_pid(child.pid) is None  # it has no children itself
-    finally:
-        child.kill()
-        child.wait(timeout=10)
 
 
 def test_a_soak_report_for_the_json_and_none_before_a_test() -> None:
